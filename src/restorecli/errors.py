@@ -42,6 +42,8 @@ class OutputExistsError(RestoreError):
 
 
 class OutputNotWritableError(RestoreError):
+    """The destination folder is missing, read-only or not a folder."""
+
     exit_code = 8
 
 
@@ -63,8 +65,21 @@ class DeviceError(RestoreError):
     exit_code = 11
 
 
+class OutputFormatError(RestoreError):
+    """The output name asks for a format we cannot write (unknown extension)."""
+
+    exit_code = 12
+
+
+class DiskFullError(RestoreError):
+    """The destination ran out of space while writing (nothing is left behind)."""
+
+    exit_code = 13
+
+
 # Exit codes not tied to an exception class.
 EXIT_OK = 0
 EXIT_FAILURES = 1  # batch finished but some files failed
 EXIT_USAGE = 2  # bad command-line usage (Typer/Click's own code)
+EXIT_INTERNAL = 70  # unexpected internal error (a bug): EX_SOFTWARE from sysexits.h
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells expect (128 + SIGINT)

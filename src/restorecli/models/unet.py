@@ -1,0 +1,104 @@
+"""Conditional UNet over latents: predicts the clean latent x0 from (x_t, y0, t).
+
+``t`` is the continuous noise level eta_t of the residual-shift chain, so one network serves any
+number of sampling steps. Fully convolutional and local (see ``layers``), so it runs on any latent
+size that is a multiple of ``size_multiple`` and can be tiled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from restorecli.models.layers import ChannelNorm, ResBlock
+
+
+@dataclass
+class UNetConfig:
+    latent_dim: int = 3
+    channels: int = 64
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    blocks_per_level: int = 2
+    emb_dim: int = 128
+
+    def __post_init__(self) -> None:
+        self.channel_mults = tuple(self.channel_mults)  # lists come back from JSON metadata
+
+    @property
+    def size_multiple(self) -> int:
+        return 2 ** (len(self.channel_mults) - 1)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features of log(eta): noise levels span orders of magnitude."""
+    x = torch.log(t.float().clamp_min(1e-8))[:, None]
+    freqs = torch.exp(torch.linspace(0, math.log(100.0), dim // 2, device=t.device))[None]
+    return torch.cat([torch.sin(x * freqs), torch.cos(x * freqs)], dim=1)
+
+
+class LatentUNet(nn.Module):
+    kind = "denoiser"
+
+    def __init__(self, config: UNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or UNetConfig()
+        widths = [cfg.channels * m for m in cfg.channel_mults]
+        self.time_mlp = nn.Sequential(
+            nn.Linear(cfg.emb_dim, cfg.emb_dim), nn.SiLU(), nn.Linear(cfg.emb_dim, cfg.emb_dim)
+        )
+        self.inp = nn.Conv2d(2 * cfg.latent_dim, widths[0], 3, padding=1)
+        self.down_blocks = nn.ModuleList()
+        self.downsamples = nn.ModuleList()
+        for i, w in enumerate(widths):
+            w_in = widths[i - 1] if i else widths[0]
+            blocks = [ResBlock(w_in, cfg.emb_dim, w)]
+            blocks += [ResBlock(w, cfg.emb_dim) for _ in range(cfg.blocks_per_level - 1)]
+            self.down_blocks.append(nn.ModuleList(blocks))
+            if i < len(widths) - 1:
+                self.downsamples.append(nn.Conv2d(w, w, 3, stride=2, padding=1))
+        self.mid = ResBlock(widths[-1], cfg.emb_dim)
+        self.up_blocks = nn.ModuleList()
+        self.upsamples = nn.ModuleList()
+        for i in reversed(range(len(widths))):
+            w = widths[i]
+            w_out = widths[i - 1] if i else widths[0]
+            blocks = [ResBlock(2 * w, cfg.emb_dim, w)]
+            blocks += [ResBlock(w, cfg.emb_dim) for _ in range(cfg.blocks_per_level - 2)]
+            blocks += [ResBlock(w, cfg.emb_dim, w_out)]
+            self.up_blocks.append(nn.ModuleList(blocks))
+            if i > 0:
+                self.upsamples.append(nn.Conv2d(w_out, w_out, 3, padding=1))
+        self.out_norm = ChannelNorm(widths[0])
+        self.out = nn.Conv2d(widths[0], cfg.latent_dim, 3, padding=1)
+        # Start as x0_hat = y0: the degraded latent is the best guess before any training.
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @property
+    def size_multiple(self) -> int:
+        return self.config.size_multiple
+
+    def forward(self, x_t: torch.Tensor, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if t.dim() == 0:
+            t = t.expand(x_t.shape[0])
+        emb = self.time_mlp(timestep_embedding(t, self.config.emb_dim).to(x_t.dtype))
+        h = self.inp(torch.cat([x_t, y0], dim=1))
+        skips = []
+        for i, blocks in enumerate(self.down_blocks):
+            for block in blocks:
+                h = block(h, emb)
+            skips.append(h)
+            if i < len(self.downsamples):
+                h = self.downsamples[i](h)
+        h = self.mid(h, emb)
+        for i, blocks in enumerate(self.up_blocks):
+            h = torch.cat([h, skips.pop()], dim=1)
+            for block in blocks:
+                h = block(h, emb)
+            if i < len(self.upsamples):
+                h = self.upsamples[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return y0 + self.out(F.silu(self.out_norm(h)))

@@ -1,0 +1,1 @@
+"""Training: the autoencoder on clean photos, denoisers on synthetic degradations."""

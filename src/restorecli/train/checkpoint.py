@@ -1,0 +1,91 @@
+"""Resumable training checkpoints in safetensors (model, EMA model, optimizer, progress).
+
+No pickles: optimizer state is flattened into named tensors and its hyper-parameters go to the
+JSON metadata, so a checkpoint is as safe to open as a shipped weights file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
+    sd = opt.state_dict()
+    tensors = {}
+    for pid, state in sd["state"].items():
+        for name, value in state.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"optim.{pid}.{name}"] = t.detach().cpu().contiguous()
+    return tensors, json.dumps(sd["param_groups"])
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: str) -> dict[str, Any]:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        _, pid, name = key.split(".", 2)
+        state.setdefault(int(pid), {})[name] = value
+    return {"state": state, "param_groups": json.loads(groups)}
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: torch.nn.Module,
+    ema: torch.nn.Module | None,
+    optimizer: torch.optim.Optimizer,
+    info: dict[str, Any],
+) -> None:
+    """Write everything needed to resume; atomic, so a kill mid-write keeps the old one."""
+    path = Path(path)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors.update(
+            {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
+        )
+    opt_tensors, groups = _flatten_optimizer(optimizer)
+    tensors.update(opt_tensors)
+    meta = {"info": json.dumps(info), "param_groups": groups}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: torch.nn.Module,
+    ema: torch.nn.Module | None,
+    optimizer: torch.optim.Optimizer | None,
+) -> dict[str, Any]:
+    """Restore states in place; returns the ``info`` dict saved with the checkpoint."""
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "ema": {}, "optim": {}}
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+            prefix, rest = key.split(".", 1)
+            groups[prefix][rest if prefix != "optim" else key] = f.get_tensor(key)
+    model.load_state_dict(groups["model"])
+    if ema is not None and groups["ema"]:
+        ema.load_state_dict(groups["ema"])
+    if optimizer is not None and groups["optim"]:
+        optimizer.load_state_dict(_unflatten_optimizer(groups["optim"], meta["param_groups"]))
+    return json.loads(meta["info"])
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """Exponential moving average of parameters; buffers (e.g. the codebook) are copied."""
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p.detach(), 1 - decay)
+    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(b)

@@ -1,0 +1,105 @@
+"""Clean-photo crops for training: random crops, flips and rescales, with a held-out split.
+
+Photos are decoded once into memory (the corpus is a few hundred files) so crops cost only an
+index and a resize. The validation split is chosen by a hash of each file's relative path, so it
+does not change when files are added or the order of a directory listing changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Every image file under ``root``, sorted (the corpus's contact sheet excluded)."""
+    root = Path(root)
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and p.name != "contact_sheet.jpg"
+    )
+
+
+def is_validation(rel_path: str, fraction: float) -> bool:
+    digest = hashlib.sha256(rel_path.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+
+
+def load_rgb(path: Path, max_side: int = 0) -> np.ndarray:
+    """Decode to uint8 H x W x 3 RGB with EXIF orientation applied, optionally downscaled."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im).convert("RGB")
+        if max_side and max(im.size) > max_side:
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        return np.asarray(im, dtype=np.uint8).copy()
+
+
+@dataclass
+class CropConfig:
+    size: int = 128
+    min_scale: float = 0.5  # crops are taken at a random scale in [min_scale, 1]
+    max_side: int = 2048  # photos larger than this are downscaled once when loaded
+    val_fraction: float = 0.05
+
+
+class PhotoCrops:
+    """Random training crops from one split of a clean-photo folder."""
+
+    def __init__(self, root: str | Path, split: str, cfg: CropConfig | None = None) -> None:
+        self.cfg = cfg or CropConfig()
+        root = Path(root)
+        want_val = split == "val"
+        paths = [
+            p
+            for p in list_images(root)
+            if is_validation(p.relative_to(root).as_posix(), self.cfg.val_fraction) == want_val
+        ]
+        if not paths:
+            raise ValueError(f"no {split} images under {root}")
+        self.paths = paths
+        self.images = [load_rgb(p, self.cfg.max_side) for p in paths]
+        # Sample photos by area so large photos give proportionally more crops.
+        areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
+        self.weights = areas / areas.sum()
+
+    def crop(self, rng: np.random.Generator) -> np.ndarray:
+        """One float32 size x size x 3 crop in [0, 1]."""
+        size = self.cfg.size
+        im = self.images[rng.choice(len(self.images), p=self.weights)]
+        h, w = im.shape[:2]
+        scale = rng.uniform(self.cfg.min_scale, 1.0)
+        side = min(int(round(size / scale)), h, w)
+        y = rng.integers(0, h - side + 1)
+        x = rng.integers(0, w - side + 1)
+        patch = im[y : y + side, x : x + side]
+        if side != size:
+            patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+        if rng.random() < 0.5:
+            patch = patch[:, ::-1]
+        return np.ascontiguousarray(patch, dtype=np.float32) / 255.0
+
+    def batch(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([self.crop(rng) for _ in range(n)])
+
+    def fixed_crops(self, n: int, size: int, seed: int = 0) -> np.ndarray:
+        """Deterministic centre-ish crops for validation (same every call)."""
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(n):
+            im = self.images[i % len(self.images)]
+            h, w = im.shape[:2]
+            s = min(size, h, w)
+            y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
+            patch = im[y : y + s, x : x + s]
+            if s != size:
+                patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+            out.append(patch.astype(np.float32) / 255.0)
+        return np.stack(out)

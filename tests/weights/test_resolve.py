@@ -1,0 +1,114 @@
+"""Resolution without the network: explicit paths, bundled files, unknown names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# fake_hub.py is loaded by conftest.py under this name.
+from restorecli_tests_fake_hub import SHA_A, file_entry, model, registry_toml, tiny_safetensors
+
+from restorecli.errors import ModelNotAvailableError, WeightsError
+from restorecli.weights import load_registry, locate, resolve
+
+
+def bundled_registry(tmp_path: Path, *, with_hub: bool = False) -> Path:
+    """A registry whose two files sit next to it (as the package's bundled files do)."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    files = []
+    for seed, role in enumerate(("autoencoder", "denoiser")):
+        content = tiny_safetensors(seed)
+        (weights / f"{role}.safetensors").write_bytes(content)
+        hub = {"repo_id": "someone/restore-test", "revision": SHA_A} if with_hub else {}
+        files.append(file_entry(role, content, bundled=f"weights/{role}.safetensors", **hub))
+    path = tmp_path / "weights.toml"
+    path.write_text(registry_toml({"derain-bundled": model("derain", files)}), encoding="utf-8")
+    return path
+
+
+def test_bundled_files_are_used_without_any_network(tmp_path, hub):
+    registry = bundled_registry(tmp_path, with_hub=True)  # Hub fields present but not needed
+    resolved = resolve("derain-bundled", registry=registry)
+    assert dict(resolved.sources) == {"autoencoder": "bundled", "denoiser": "bundled"}
+    assert resolved.files["denoiser"] == tmp_path.resolve() / "weights" / "denoiser.safetensors"
+    assert (resolved.task, resolved.default_init, resolved.default_steps) == (
+        "derain",
+        "chebyshev",
+        4,
+    )
+    assert not resolved.combined
+    assert hub.requests == []
+
+
+def test_corrupt_bundled_file_is_refused(tmp_path):
+    registry = bundled_registry(tmp_path)
+    target = tmp_path / "weights" / "autoencoder.safetensors"
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"does not match weights\.toml.*reinstall"):
+        resolve("derain-bundled", registry=registry)
+
+
+def test_missing_bundled_file_without_hub_fallback(tmp_path):
+    registry = bundled_registry(tmp_path)
+    (tmp_path / "weights" / "denoiser.safetensors").unlink()
+    entry = load_registry(registry).get("derain-bundled")
+    assert locate(entry.file("denoiser")).state == "missing"
+    with pytest.raises(WeightsError, match="missing from this installation"):
+        resolve("derain-bundled", registry=registry)
+
+
+def test_single_combined_file_path(tmp_path):
+    path = tmp_path / "mine.safetensors"
+    path.write_bytes(tiny_safetensors(7))
+    for arg in (path, str(path)):
+        resolved = resolve(arg)
+        assert resolved.combined
+        assert resolved.files == {"autoencoder": path, "denoiser": path}
+        assert resolved.name == "mine" and resolved.task is None
+        assert set(resolved.sources.values()) == {"path"}
+
+
+def test_folder_with_one_file_per_role(tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    for seed, role in enumerate(("autoencoder", "denoiser")):
+        (folder / f"{role}.safetensors").write_bytes(tiny_safetensors(seed))
+    resolved = resolve(folder)
+    assert not resolved.combined
+    assert resolved.files["denoiser"] == folder / "denoiser.safetensors"
+    assert resolved.name == "my-model"
+
+
+def test_folder_missing_a_role(tmp_path):
+    (tmp_path / "autoencoder.safetensors").write_bytes(tiny_safetensors(0))
+    with pytest.raises(WeightsError, match=r"lacks denoiser\.safetensors"):
+        resolve(tmp_path)
+
+
+def test_path_that_is_not_safetensors(tmp_path):
+    path = tmp_path / "notes.safetensors"
+    path.write_bytes(b"\xff" * 64)
+    with pytest.raises(WeightsError, match="not a safetensors file"):
+        resolve(path)
+
+
+def test_path_that_does_not_exist(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist"):
+        resolve(tmp_path / "missing.safetensors")
+
+
+def test_unknown_name(tmp_path):
+    with pytest.raises(ModelNotAvailableError, match="unknown model 'no-such-model'"):
+        resolve("no-such-model", registry=bundled_registry(tmp_path))
+
+
+def test_bare_name_of_an_existing_file_is_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("local").mkdir()
+    for seed, role in enumerate(("autoencoder", "denoiser")):
+        (Path("local") / f"{role}.safetensors").write_bytes(tiny_safetensors(seed))
+    assert resolve("local").sources["autoencoder"] == "path"
