@@ -1,7 +1,29 @@
 """The ``restore`` command: a thin Typer layer over the importable API.
 
-Each ``*_cmd`` module adds its commands with ``register(app)``. ``main`` turns the project's
-errors into one-line messages and documented exit codes (see ``restorecli.errors``).
+Each ``*_cmd`` module adds its commands with ``register(app)``. Errors the user can cause print
+exactly one line, ``restore: error: MESSAGE``, on stderr (no traceback unless ``--debug`` or
+``RESTORE_DEBUG=1``), and the process exits with the code of the error class:
+
+====  =========================  ===============================================================
+code  error                      meaning
+====  =========================  ===============================================================
+0     -                          success
+1     (batch)                    the batch finished but at least one file failed
+2     usage                      bad command line (unknown option, missing argument, bad value)
+3     InputNotFoundError         the input file or folder does not exist (or cannot be read)
+4     UnsupportedInputError      not an image or video we read (text file, unknown codec)
+5     CorruptInputError          empty, truncated or undecodable media
+6     InputTooLargeError         more pixels than --max-pixels / RESTORE_MAX_PIXELS
+7     OutputExistsError          output exists without --overwrite, or would replace the input
+8     OutputNotWritableError     output folder missing, read-only or not a folder
+9     WeightsError               weights missing, not downloadable, or failing their checksum
+10    ModelNotAvailableError     no model registered for that task or name
+11    DeviceError                requested device or precision not available
+12    OutputFormatError          output extension names no format we write
+13    DiskFullError              no space left while writing (nothing is left behind)
+70    (internal)                 a bug: please report it with the --debug traceback
+130   (interrupted)              Ctrl-C; the file being written is discarded
+====  =========================  ===============================================================
 """
 
 from __future__ import annotations
@@ -9,29 +31,109 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from restorecli.errors import EXIT_INTERRUPTED, RestoreError
+from restorecli import __version__
+from restorecli.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, RestoreError
+
+DEBUG_KEY = "restore.debug"
+
+# Order here is the order of the help listing.
+_COMMAND_MODULES = (
+    "restore_cmd",
+    "models_cmd",
+    "degrade_cmd",
+    "train_cmd",
+    "eval_cmd",
+    "bench_cmd",
+)
+
+
+# Typer may vendor its own copy of Click, so its exception classes are reached through Typer's
+# public names rather than the `click` package.
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _debug_requested(ctx: typer.Context) -> bool:
+    return bool(ctx.meta.get(DEBUG_KEY)) or os.environ.get("RESTORE_DEBUG", "") not in ("", "0")
+
+
+class RestoreGroup(TyperGroup):
+    """Turns the project's errors into one stderr line and their documented exit codes."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, _CLICK_EXCEPTION):
+            raise
+        except RestoreError as exc:
+            if _debug_requested(ctx):
+                raise
+            typer.echo(f"restore: error: {_one_line(exc)}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("\nrestore: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if _debug_requested(ctx):
+                raise
+            typer.echo(
+                f"restore: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                "(rerun with --debug for the traceback)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
 
 app = typer.Typer(
     name="restore",
+    cls=RestoreGroup,
     help="Restore photos and videos: remove rain, haze, snow, raindrops, noise and blur.",
+    epilog="Examples: `restore derain in.mp4 -o out.mp4`, "
+    "`restore batch ./photos --task dehaze -o ./clean`, "
+    "`cat rainy.jpg | restore derain - -o - > clear.jpg`.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Order here is the order of the help listing.
-_COMMAND_MODULES = ("restore_cmd", "models_cmd", "degrade_cmd", "train_cmd")
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"restore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks for errors (any command).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Restore photos and videos: remove rain, haze, snow, raindrops, noise and blur."""
+    if debug:
+        ctx.meta[DEBUG_KEY] = True
 
 
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
         try:
             module = importlib.import_module(f"restorecli.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command module still being written
+        except ModuleNotFoundError as exc:
+            # Tolerated while the command modules are being written; anything else is a bug.
             if exc.name == f"restorecli.cli.{name}":
                 continue
             raise
@@ -42,33 +144,9 @@ _register_all()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
-        os.environ.get("RESTORE_DEBUG")
-    )
-    try:
-        app(args=argv, standalone_mode=False)
-    except RestoreError as exc:
-        if debug:
-            raise
-        print(f"restore: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("restore: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors and the unexpected
-        import click
+    """Console-script entry point: runs ``restore`` and exits with its status."""
+    app(args=argv, prog_name="restore")
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            print("restore: interrupted", file=sys.stderr)
-            sys.exit(EXIT_INTERRUPTED)
-        if debug:
-            raise
-        print(f"restore: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-              file=sys.stderr)
-        sys.exit(70)
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -42,9 +42,10 @@ class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         unit = task.fields.get("unit", "it")
+        label = "fps" if unit == "frames" else f"{unit}/s"
         if speed is None:
-            return Text(f"- {unit}/s", style="progress.data.speed")
-        return Text(f"{speed:.1f} {unit}/s", style="progress.data.speed")
+            return Text(f"- {label}", style="progress.data.speed")
+        return Text(f"{speed:.1f} {label}", style="progress.data.speed")
 
 
 class Reporter:

@@ -27,16 +27,21 @@ class QuantizeResult:
     perplexity: torch.Tensor  # scalar: exp(entropy of code usage in this batch)
 
 
-_tree_cache: dict[tuple[int, int, tuple[int, ...]], cKDTree] = {}
+# One k-d tree for the last codebook seen, with a copy of the codes it was built from. Keyed by
+# content, not by storage: a freed codebook's address is soon reused by a new one, and writes
+# through ``.data`` or numpy views do not bump a tensor's version counter. Comparing 8192 x 3
+# floats costs microseconds, far less than the query.
+_tree_cache: list[tuple[torch.Tensor, cKDTree]] = []
 
 
 def _code_tree(codebook: torch.Tensor) -> cKDTree:
-    # Keyed by storage and in-place version counter: rebuilt only when the codebook changes.
-    key = (codebook.data_ptr(), codebook._version, tuple(codebook.shape))
-    tree = _tree_cache.get(key)
-    if tree is None:
-        _tree_cache.clear()
-        tree = _tree_cache[key] = cKDTree(codebook.detach().double().numpy())
+    codes = codebook.detach()
+    if _tree_cache:
+        cached, tree = _tree_cache[0]
+        if cached.dtype == codes.dtype and torch.equal(cached, codes):  # False on shape mismatch
+            return tree
+    tree = cKDTree(codes.double().numpy())
+    _tree_cache[:] = [(codes.clone(), tree)]
     return tree
 
 
@@ -49,6 +54,11 @@ def nearest_code(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     if flat.device.type == "cpu" and codebook.shape[1] <= 16:
         _, idx = _code_tree(codebook).query(flat.detach().double().numpy(), workers=-1)
         return torch.from_numpy(np.asarray(idx, dtype=np.int64))
+    return _nearest_dense(flat, codebook)
+
+
+def _nearest_dense(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """``nearest_code`` by a dense distance matrix, ``_CHUNK`` rows at a time (any device)."""
     c_sq = codebook.pow(2).sum(1)
     out = torch.empty(flat.shape[0], dtype=torch.long, device=flat.device)
     for start in range(0, flat.shape[0], _CHUNK):
@@ -66,7 +76,7 @@ class VectorQuantizer(nn.Module):
         dim: int = 3,
         decay: float = 0.99,
         eps: float = 1e-5,
-        dead_threshold: float = 1e-3,
+        dead_threshold: float = 0.03,
     ) -> None:
         super().__init__()
         self.codebook_size = codebook_size

@@ -89,24 +89,33 @@ def load_model(
         raise WeightsError(f"{path}: holds a {meta['restorecli.kind']}, expected a {kind}")
     model_cls, config_cls = MODEL_CLASSES[meta["restorecli.kind"]]
     try:
-        config = config_cls(**json.loads(meta["restorecli.config"]))
-    except (TypeError, ValueError) as exc:
+        model = model_cls(config_cls(**json.loads(meta["restorecli.config"])))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        # Missing or foreign config, or values no model can be built from.
         raise WeightsError(f"{path}: config in metadata does not match this version") from exc
-    model = model_cls(config)
     state = {}
     with safe_open(str(path), framework="pt") as f:
         for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
             tensor = f.get_tensor(key)
             state[key] = tensor.float() if tensor.is_floating_point() else tensor
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatch: the tensors disagree with the metadata config
+        raise WeightsError(f"{path}: tensor shapes do not match the model config") from exc
     missing = [k for k in missing if k not in TRAINING_ONLY]
     if missing or unexpected:
         raise WeightsError(
             f"{path}: tensors do not match the model (missing {missing[:3]}, "
             f"unexpected {unexpected[:3]})"
         )
-    if "quantizer.initialized" in dict(model.named_buffers()):
-        model.quantizer.initialized.fill_(True)
+    if isinstance(model, VQAutoencoder):
+        quantizer = model.quantizer
+        if "quantizer.ema_sum" not in state or "quantizer.ema_count" not in state:
+            # Inference-only file: rebuild EMA statistics that agree with the loaded codebook,
+            # so fine-tuning does not pull the codes towards the random init's sums.
+            quantizer.ema_count.fill_(1.0)
+            quantizer.ema_sum.copy_(quantizer.codebook)
+        quantizer.initialized.fill_(True)
     model = model.to(device=device, dtype=dtype).eval()
     if isinstance(model, VQAutoencoder):
         # Nearest-code search stays in fp32 even in half precision: codes sit close together.

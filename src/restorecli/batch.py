@@ -1,0 +1,550 @@
+"""Restore one file or a whole folder: the work behind ``restore TASK`` and ``restore batch``.
+
+The command line only parses options and reports; everything here is importable::
+
+    restorer = load_restorer(None, task="derain")
+    with open_input("rainy.jpg") as media:
+        restore_media(restorer, media, Path("clear.jpg"), FileOptions())
+
+    items = plan_batch("photos", "photos_derain", recursive=True)
+    report = run_batch(restorer, items, FileOptions())
+
+Single files are checked before the model is loaded (decodable, below the pixel limit, output
+writable); a batch loads the model once and reports a bad file instead of stopping on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from restorecli.errors import (
+    EXIT_INTERNAL,
+    InputNotFoundError,
+    OutputExistsError,
+    OutputFormatError,
+    RestoreError,
+    UnsupportedInputError,
+)
+from restorecli.media import (
+    IMAGE,
+    IMAGE_EXTENSIONS,
+    VIDEO,
+    detect_kind,
+    has_media_extension,
+    video_module,
+)
+from restorecli.media.image import (
+    DEFAULT_QUALITY,
+    FORMAT_EXTENSIONS,
+    ImageData,
+    check_pixel_limit,
+    encode_image,
+    format_for_path,
+    read_image,
+    resolve_max_pixels,
+    sniff_image_format,
+)
+from restorecli.media.safe_write import atomic_output, check_output, check_writable, is_temp_file
+from restorecli.paths import default_output_path, is_within, mirror_path
+
+# What happened to one file.
+RESTORED = "restored"
+SKIPPED = "skipped"  # output already there and --skip-existing
+IGNORED = "ignored"  # not media (a batch's stray text file)
+FAILED = "failed"
+
+Progress = Callable[[int, int | None], None]  # (frames done, total frames or None)
+
+
+@dataclasses.dataclass
+class VideoSettings:
+    """Encoder choices handed to ``restorecli.media.video`` (None: its defaults)."""
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    audio: bool = True
+
+
+@dataclasses.dataclass
+class FileOptions:
+    """How each file is read and written."""
+
+    overwrite: bool = False
+    quality: int = DEFAULT_QUALITY  # JPEG / WebP quality
+    max_pixels: int | None = None  # None: $RESTORE_MAX_PIXELS or 200 MP; 0: no limit
+    video: VideoSettings = dataclasses.field(default_factory=VideoSettings)
+
+
+@dataclasses.dataclass
+class FileResult:
+    """The outcome for one input, as shown in the summary table and the JSON report."""
+
+    input: str
+    output: str | None
+    status: str
+    kind: str | None = None
+    message: str = ""
+    exit_code: int = 0
+    seconds: float = 0.0
+    width: int | None = None
+    height: int | None = None
+    frames: int | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)  # e.g. encoder fallbacks
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+def load_restorer(
+    weights: str | os.PathLike[str] | None,
+    *,
+    task: str | None,
+    overrides: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    offline: bool | None = None,
+) -> Any:
+    """Load a ``Restorer``; ``overrides`` replace fields of the model's own default config.
+
+    Only the options the user gave are in ``overrides``, so a model's default ``init`` and
+    ``steps`` (from its registry entry or file metadata) stay in force otherwise.
+    """
+    from restorecli.pipeline import Restorer
+
+    restorer = Restorer.from_pretrained(
+        None if weights is None else str(weights),
+        task=task,
+        device=device,
+        precision=precision,
+        offline=offline,
+    )
+    if overrides:
+        restorer.config = dataclasses.replace(restorer.config, **dict(overrides))
+    return restorer
+
+
+# --- one input ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class MediaInput:
+    """An input that passed its checks: a decoded image, or a probed video file."""
+
+    kind: str
+    label: str
+    path: Path | None  # None: the data came from stdin and lives only in memory / temp file
+    image: ImageData | None = None
+    info: Any = None  # the video probe's result
+    _temp: Path | None = None  # spooled stdin video
+
+    @property
+    def source_path(self) -> Path | None:
+        """A file holding the input (the spooled copy for stdin video)."""
+        return self.path or self._temp
+
+    def close(self) -> None:
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None
+
+    def __enter__(self) -> MediaInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_input(
+    source: str | os.PathLike[str] | bytes, *, max_pixels: int | None = None
+) -> MediaInput:
+    """Check and open one input: a path, or the bytes of stdin.
+
+    Images are decoded here (so a corrupt file fails before the model loads); videos are
+    probed. Raises InputNotFoundError, UnsupportedInputError, CorruptInputError and
+    InputTooLargeError.
+    """
+    limit = resolve_max_pixels(max_pixels)
+    if isinstance(source, bytes | bytearray):
+        if sniff_image_format(bytes(source[:32])) is not None or not source:
+            image = read_image(bytes(source), max_pixels=limit or 0)
+            return MediaInput(IMAGE, "<stdin>", None, image=image)
+        return _open_stdin_video(bytes(source), limit)
+    path = Path(source)
+    kind = detect_kind(path)
+    if kind == IMAGE:
+        return MediaInput(IMAGE, str(path), path, image=read_image(path, max_pixels=limit or 0))
+    if kind == VIDEO:
+        return MediaInput(VIDEO, str(path), path, info=_probe_video(path, limit))
+    raise UnsupportedInputError(f"{path}: not an image or video we can read")
+
+
+def _open_stdin_video(data: bytes, limit: int | None) -> MediaInput:
+    video = video_module()
+    if video is None:
+        raise UnsupportedInputError(
+            "<stdin>: not an image we can read (PNG, JPEG, WebP, TIFF, BMP)"
+        )
+    fd, name = tempfile.mkstemp(prefix="restore-stdin-", suffix=".video")
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if not video.is_video(temp):
+            raise UnsupportedInputError("<stdin>: not an image or video we can read")
+        info = _probe_video(temp, limit, label="<stdin>")
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return MediaInput(VIDEO, "<stdin>", None, info=info, _temp=temp)
+
+
+def _probe_video(path: Path, limit: int | None, label: str | None = None) -> Any:
+    video = video_module()
+    if video is None:
+        raise UnsupportedInputError(f"{path}: video support is not installed")
+    info = video.probe_video(path)
+    width, height = getattr(info, "width", None), getattr(info, "height", None)
+    if isinstance(width, int) and isinstance(height, int):
+        check_pixel_limit(width, height, limit, label or str(path))
+    return info
+
+
+def default_destination(src: Path, task: str, *, suffix: str | None = None) -> Path:
+    """``in.png`` -> ``in_TASK.png``; a name without a media extension gets one from the content
+    (``photo`` holding a JPEG -> ``photo_TASK.jpg``), so the output format is never a guess."""
+    dst = default_output_path(src, task, suffix=suffix)
+    if has_media_extension(dst):
+        return dst
+    try:
+        with open(src, "rb") as fh:
+            fmt = sniff_image_format(fh.read(32))
+    except OSError:
+        fmt = None
+    return dst.with_name(dst.name + FORMAT_EXTENSIONS[fmt]) if fmt else dst
+
+
+def check_destination(
+    dst: Path,
+    kind: str,
+    *,
+    overwrite: bool = False,
+    input_paths: Iterable[str | os.PathLike[str]] = (),
+    create_parents: bool = False,
+) -> None:
+    """Everything about the output that can fail, checked before the expensive work."""
+    if kind == IMAGE:
+        format_for_path(dst)
+    elif dst.suffix.lower() in IMAGE_EXTENSIONS or not dst.suffix:
+        raise OutputFormatError(
+            f"cannot write a video to {dst}: use a video extension such as .mp4 or .mkv"
+        )
+    check_output(dst, overwrite=overwrite, input_paths=input_paths)
+    check_writable(dst, create_parents=create_parents)
+
+
+def restore_media(
+    restorer: Any,
+    media: MediaInput,
+    dst: Path | BinaryIO,
+    options: FileOptions,
+    *,
+    progress: Progress | None = None,
+    create_parents: bool = False,
+) -> FileResult:
+    """Restore ``media`` into ``dst`` (a path, written atomically, or a binary stream)."""
+    start = time.perf_counter()
+    to_path = isinstance(dst, Path)
+    inputs = [media.path] if media.path is not None else []
+    if media.kind == IMAGE:
+        assert media.image is not None
+        image = media.image
+        restored = image.with_rgb(np.asarray(restorer.restore_array(image.rgb), dtype=np.float32))
+        if to_path:
+            with atomic_output(
+                dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents
+            ) as tmp:
+                data = encode_image(restored, format_for_path(dst), quality=options.quality)
+                tmp.write_bytes(data)
+        else:
+            dst.write(encode_image(restored, image.format, quality=options.quality))
+            dst.flush()
+        width, height, frames = image.width, image.height, None
+        notes: list[str] = []
+    else:
+        report = _restore_video(
+            restorer, media, dst, options, progress=progress, create_parents=create_parents
+        )
+        frames = getattr(report, "frames", None)
+        width = getattr(media.info, "width", None)
+        height = getattr(media.info, "height", None)
+        notes = list(getattr(report, "notes", []) or [])
+    return FileResult(
+        input=media.label,
+        output=str(dst) if to_path else "<stdout>",
+        status=RESTORED,
+        kind=media.kind,
+        seconds=round(time.perf_counter() - start, 3),
+        width=width,
+        height=height,
+        frames=frames,
+        notes=notes,
+    )
+
+
+def _restore_video(
+    restorer: Any,
+    media: MediaInput,
+    dst: Path | BinaryIO,
+    options: FileOptions,
+    *,
+    progress: Progress | None,
+    create_parents: bool,
+) -> Any:
+    video = video_module()
+    if video is None:
+        raise UnsupportedInputError(f"{media.label}: video support is not installed")
+    src = media.source_path
+    assert src is not None
+    # The video writer only ever sees our private temporary file, which exists already.
+    video_options = _video_options(video, options.video, restorer, overwrite=True)
+    if isinstance(dst, Path):
+        inputs = [media.path] if media.path is not None else []
+        with atomic_output(
+            dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents
+        ) as tmp:
+            return video.restore_video(
+                src, tmp, restorer.restore_batch, options=video_options, progress=progress
+            )
+    # Standard output: encode in the input's container (MP4 needs a seekable file, its index
+    # is written last), then stream the finished file out.
+    suffix = media.path.suffix if media.path is not None else ".mkv"
+    with tempfile.TemporaryDirectory(prefix="restore-") as folder:
+        tmp = Path(folder) / f"out{suffix}"
+        report = video.restore_video(
+            src, tmp, restorer.restore_batch, options=video_options, progress=progress
+        )
+        with open(tmp, "rb") as fh:
+            shutil.copyfileobj(fh, dst)
+        dst.flush()
+    return report
+
+
+def _video_options(video: Any, settings: VideoSettings, restorer: Any, **extra: Any) -> Any:
+    """The video module's VideoOptions from our settings; unset values keep its defaults."""
+    values: dict[str, Any] = {**dataclasses.asdict(settings), **extra}
+    batch_size = getattr(getattr(restorer, "config", None), "batch_size", None)
+    if isinstance(batch_size, int):
+        values["batch_size"] = batch_size
+    names = {f.name for f in dataclasses.fields(video.VideoOptions)}
+    return video.VideoOptions(**{k: v for k, v in values.items() if k in names and v is not None})
+
+
+# --- a folder ----------------------------------------------------------------------------------
+
+RESTORE = "restore"
+
+
+@dataclasses.dataclass
+class BatchItem:
+    """One file found under the batch folder and what will be done with it."""
+
+    src: Path
+    dst: Path
+    action: str  # RESTORE, SKIPPED, IGNORED or FAILED (known bad before starting)
+    kind: str | None = None
+    note: str = ""
+    exit_code: int = 0
+
+
+@dataclasses.dataclass
+class BatchReport:
+    results: list[FileResult]
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "counts": {s: self.count(s) for s in (RESTORED, SKIPPED, IGNORED, FAILED)},
+            "files": [r.to_dict() for r in self.results],
+        }
+
+
+def walk_files(
+    root: str | os.PathLike[str], *, recursive: bool = False, exclude: Iterable[Path] = ()
+) -> Iterator[Path]:
+    """Files under ``root`` in a stable (sorted) order.
+
+    Hidden files and folders (name starting with ``.``, which includes the temporary files of
+    an interrupted run) are left out, as are the ``exclude`` folders (an output folder inside
+    the input one).
+    """
+    root = Path(root)
+    excluded = [Path(e).resolve() for e in exclude]
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if recursive and not d.startswith(".") and (here / d).resolve() not in excluded
+        )
+        for name in sorted(filenames):
+            if not name.startswith(".") and not is_temp_file(name):
+                yield here / name
+
+
+def plan_batch(
+    input_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    recursive: bool = False,
+    skip_existing: bool = False,
+    overwrite: bool = False,
+    suffix: str = "",
+) -> list[BatchItem]:
+    """Decide, for every file under ``input_dir``, its mirrored output and what to do.
+
+    Non-media files are IGNORED, unless their name promises media (``.png`` holding text, an
+    empty ``.jpg``): those are FAILED, so they show in the summary. Existing outputs are
+    SKIPPED with ``skip_existing``, FAILED without it or ``overwrite``.
+    """
+    root = Path(input_dir)
+    if not root.exists():
+        raise InputNotFoundError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise UnsupportedInputError(f"{root}: not a folder (restore a single file without `batch`)")
+    out_root = Path(output_dir)
+    exclude = [out_root] if is_within(out_root, root) else []
+    items: list[BatchItem] = []
+    for src in walk_files(root, recursive=recursive, exclude=exclude):
+        dst = mirror_path(src, root, out_root, suffix=suffix)
+        try:
+            kind = detect_kind(src)
+            problem: RestoreError | None = None
+        except RestoreError as exc:
+            kind, problem = None, exc
+        if kind is None:
+            if has_media_extension(src) or (problem is not None and not _is_empty(src)):
+                error = problem or UnsupportedInputError(
+                    f"{src}: not an image or video we can read"
+                )
+                items.append(BatchItem(src, dst, FAILED, None, str(error), error.exit_code))
+            else:
+                items.append(BatchItem(src, dst, IGNORED, None, "not an image or video"))
+        elif os.path.lexists(dst) and skip_existing:
+            items.append(BatchItem(src, dst, SKIPPED, kind, "output exists"))
+        elif os.path.lexists(dst) and not overwrite:
+            items.append(
+                BatchItem(
+                    src,
+                    dst,
+                    FAILED,
+                    kind,
+                    f"{dst} already exists "
+                    "(pass --overwrite to replace it or --skip-existing to keep it)",
+                    OutputExistsError.exit_code,
+                )
+            )
+        else:
+            items.append(BatchItem(src, dst, RESTORE, kind))
+    return items
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def run_batch(
+    restorer: Any,
+    items: Iterable[BatchItem],
+    options: FileOptions,
+    *,
+    on_start: Callable[[BatchItem], None] | None = None,
+    on_done: Callable[[FileResult], None] | None = None,
+    progress: Progress | None = None,
+    raise_unexpected: bool = False,
+) -> BatchReport:
+    """Restore every RESTORE item; a file that fails is reported, and the batch goes on.
+
+    ``raise_unexpected`` lets errors other than RestoreError through (for --debug).
+    KeyboardInterrupt always stops the batch (the file being written is discarded).
+    """
+    results: list[FileResult] = []
+    for item in items:
+        if on_start is not None:
+            on_start(item)
+        if item.action == RESTORE:
+            result = _restore_item(restorer, item, options, progress, raise_unexpected)
+        else:
+            result = FileResult(
+                input=str(item.src),
+                output=str(item.dst) if item.action == SKIPPED else None,
+                status=item.action,
+                kind=item.kind,
+                message=item.note,
+                exit_code=item.exit_code,
+            )
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
+    return BatchReport(results)
+
+
+def _restore_item(
+    restorer: Any,
+    item: BatchItem,
+    options: FileOptions,
+    progress: Progress | None,
+    raise_unexpected: bool,
+) -> FileResult:
+    try:
+        with open_input(item.src, max_pixels=options.max_pixels) as media:
+            check_destination(
+                item.dst,
+                media.kind,
+                overwrite=options.overwrite,
+                input_paths=[item.src],
+                create_parents=True,
+            )
+            return restore_media(
+                restorer, media, item.dst, options, progress=progress, create_parents=True
+            )
+    except RestoreError as exc:
+        message, code = str(exc), exc.exit_code
+    except Exception as exc:
+        if raise_unexpected:
+            raise
+        message, code = f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL
+    return FileResult(
+        input=str(item.src),
+        output=None,
+        status=FAILED,
+        kind=item.kind,
+        message=message,
+        exit_code=code,
+    )

@@ -1,0 +1,706 @@
+"""``restore TASK INPUT`` and ``restore batch DIR``: parse, check, report.
+
+The work lives in ``restorecli.batch`` (per-file processing, folder walking) and
+``restorecli.paths`` (output naming); this module only maps options onto them and prints.
+
+Streams: INPUT ``-`` reads standard input; ``-o -`` writes the image to standard output, in the
+input's format (a video is encoded to a temporary file first, then streamed). With ``-o -`` the
+``--json`` summary goes to standard error, since standard output carries the image. Without
+``-o``, an input read from ``-`` is written to standard output.
+"""
+
+# No `from __future__ import annotations`: Typer evaluates the annotations of the per-task
+# commands, which refer to the `task` they are built for.
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from restorecli.errors import EXIT_FAILURES, OutputExistsError, UnsupportedInputError
+
+TASKS: dict[str, str] = {
+    "derain": "Remove rain streaks from a photo or video.",
+    "dehaze": "Remove haze and fog from a photo or video.",
+    "desnow": "Remove falling snow from a photo or video.",
+    "deraindrop": "Remove raindrops on the lens or window from a photo or video.",
+    "denoise": "Remove sensor noise from a photo or video.",
+    "deblur": "Remove motion and focus blur from a photo or video.",
+}
+INITS = ("chebyshev", "zq", "ze", "lerp", "auto")
+PRECISIONS = ("fp32", "fp16", "bf16", "auto")
+PANEL = "Restore"
+MODEL_PANEL = "Model and sampling"
+OUTPUT_PANEL = "Output"
+VIDEO_PANEL = "Video"
+REPORT_PANEL = "Reporting"
+
+
+# Typer shows Enum members as choices; values are plain strings.
+InitChoice = Enum("InitChoice", {name: name for name in INITS}, type=str)
+PrecisionChoice = Enum("PrecisionChoice", {name: name for name in PRECISIONS}, type=str)
+TaskChoice = Enum("TaskChoice", {name: name for name in TASKS}, type=str)
+
+
+def _value(choice: Enum | str | None) -> str | None:
+    return choice.value if isinstance(choice, Enum) else choice
+
+
+# Options shared by the task commands and `batch` (Annotated aliases keep the signatures short).
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output file, or - for standard output.",
+        rich_help_panel=OUTPUT_PANEL,
+        show_default=False,
+    ),
+]
+Init = Annotated[
+    InitChoice | None,
+    typer.Option(
+        "--init",
+        case_sensitive=False,
+        show_default=False,
+        help="Latent initial state (default: the model's, else chebyshev).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Lam = Annotated[
+    float | None,
+    typer.Option(
+        "--lam",
+        min=0.0,
+        max=1.0,
+        show_default=False,
+        help="Weight of z_e for --init lerp (default: 0.5).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Steps = Annotated[
+    int | None,
+    typer.Option(
+        "--steps",
+        min=1,
+        show_default=False,
+        help="Diffusion steps (default: the model's).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Seed = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        show_default=False,
+        help="Sampling seed; -1 for a random one (default: 0).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Weights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        metavar="NAME|PATH",
+        show_default=False,
+        help="Registered model name, .safetensors file or weights folder "
+        "(default: the task's model).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Device = Annotated[
+    str,
+    typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=MODEL_PANEL),
+]
+Precision = Annotated[
+    PrecisionChoice,
+    typer.Option(
+        "--precision", case_sensitive=False, help="Compute precision.", rich_help_panel=MODEL_PANEL
+    ),
+]
+Tile = Annotated[
+    int | None,
+    typer.Option(
+        "--tile",
+        min=0,
+        show_default=False,
+        help="Tile size in pixels for large frames, 0 = never tile (default: 512).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+TileOverlap = Annotated[
+    int | None,
+    typer.Option(
+        "--tile-overlap",
+        min=0,
+        show_default=False,
+        help="Overlap between tiles in pixels (default: 64).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+BatchSize = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        show_default=False,
+        help="Video frames per forward pass (default: 4).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Offline = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Never download weights (also: HF_HUB_OFFLINE=1).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace existing output files.", rich_help_panel=OUTPUT_PANEL
+    ),
+]
+Quality = Annotated[
+    int,
+    typer.Option(
+        "--quality",
+        min=1,
+        max=100,
+        help="JPEG/WebP quality (WebP 100 = lossless).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+MaxPixels = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pixels",
+        envvar="RESTORE_MAX_PIXELS",
+        show_default=False,
+        help="Refuse inputs with more pixels per frame, 0 = no limit (default: 200000000).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+Codec = Annotated[
+    str | None,
+    typer.Option(
+        "--codec",
+        show_default=False,
+        help="Video codec, e.g. libx264, libx265, libvpx-vp9 (default: from the output extension).",
+        rich_help_panel=VIDEO_PANEL,
+    ),
+]
+Crf = Annotated[
+    int | None,
+    typer.Option(
+        "--crf",
+        min=0,
+        max=63,
+        show_default=False,
+        help="Video quality: lower is better (default: the codec's).",
+        rich_help_panel=VIDEO_PANEL,
+    ),
+]
+Preset = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        show_default=False,
+        help="Encoder speed preset, e.g. medium.",
+        rich_help_panel=VIDEO_PANEL,
+    ),
+]
+NoAudio = Annotated[
+    bool,
+    typer.Option(
+        "--no-audio",
+        help="Drop the audio track instead of copying it.",
+        rich_help_panel=VIDEO_PANEL,
+    ),
+]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress or notes, errors only.", rich_help_panel=REPORT_PANEL
+    ),
+]
+AsJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print a JSON summary on stdout (stderr with -o -).",
+        rich_help_panel=REPORT_PANEL,
+    ),
+]
+Debug = Annotated[
+    bool,
+    typer.Option("--debug", help="Show full tracebacks for errors.", rich_help_panel=REPORT_PANEL),
+]
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """Everything the task commands and `batch` share, as given on the command line."""
+
+    init: str | None = None
+    lam: float | None = None
+    steps: int | None = None
+    seed: int | None = None
+    weights: str | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    tile: int | None = None
+    tile_overlap: int | None = None
+    batch_size: int | None = None
+    offline: bool = False
+    overwrite: bool = False
+    quality: int = 95
+    max_pixels: int | None = None
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    no_audio: bool = False
+    quiet: bool = False
+    as_json: bool = False
+    debug: bool = False
+
+    def config_overrides(self) -> dict[str, Any]:
+        """Only the sampling options the user gave: the rest stay the model's defaults."""
+        values = {
+            "init": self.init,
+            "lam": self.lam,
+            "steps": self.steps,
+            "tile": self.tile,
+            "tile_overlap": self.tile_overlap,
+            "batch_size": self.batch_size,
+        }
+        overrides = {k: v for k, v in values.items() if v is not None}
+        if self.seed is not None:
+            overrides["seed"] = None if self.seed < 0 else self.seed
+        return overrides
+
+    def file_options(self) -> Any:
+        from restorecli.batch import FileOptions, VideoSettings
+
+        return FileOptions(
+            overwrite=self.overwrite,
+            quality=self.quality,
+            max_pixels=self.max_pixels,
+            video=VideoSettings(
+                codec=self.codec, crf=self.crf, preset=self.preset, audio=not self.no_audio
+            ),
+        )
+
+
+def _load(task: str, run: RunOptions, reporter: Any) -> Any:
+    from restorecli.batch import load_restorer
+
+    overrides = run.config_overrides()
+    _check_config(overrides)
+    with reporter.status(f"loading the {task} model"):
+        return load_restorer(
+            run.weights,
+            task=task,
+            overrides=overrides,
+            device=run.device,
+            precision=run.precision,
+            offline=run.offline or None,
+        )
+
+
+def _check_config(overrides: dict[str, Any]) -> None:
+    """Reject inconsistent sampling options (e.g. --tile 32) as usage errors, before loading."""
+    try:
+        from restorecli.pipeline import RestoreConfig
+    except ImportError:  # a stand-in pipeline (tests) without the config class
+        return
+    try:
+        RestoreConfig(**overrides)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _describe_model(restorer: Any) -> dict[str, Any]:
+    config = getattr(restorer, "config", None)
+    return {
+        "model": getattr(restorer, "name", None),
+        "device": str(getattr(restorer, "device", "")) or None,
+        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None,
+    }
+
+
+def _set_debug(ctx: typer.Context, debug: bool) -> None:
+    if debug:  # read by restorecli.cli.RestoreGroup when an error reaches it
+        ctx.meta["restore.debug"] = True
+
+
+# --- restore TASK INPUT -------------------------------------------------------------------------
+
+
+def restore_one(
+    task: str, input_arg: str, output_arg: str | None, run: RunOptions, *, suffix: str | None = None
+) -> None:
+    """Restore one image or video (or stdin) into one output (or stdout).
+
+    Without an output, ``IN.EXT`` goes to ``IN{suffix}.EXT`` (suffix ``_TASK`` by default).
+    """
+    from restorecli.batch import check_destination, default_destination, open_input, restore_media
+    from restorecli.cli.console import Reporter, stderr_console
+    from restorecli.media import IMAGE, detect_kind
+    from restorecli.media.image import sniff_image_format
+    from restorecli.paths import is_stdio
+
+    from_stdin = is_stdio(input_arg)
+    to_stdout = is_stdio(output_arg) or (output_arg is None and from_stdin)
+    if to_stdout and sys.stdout.isatty():
+        raise typer.BadParameter(
+            "refusing to write binary data to a terminal: redirect standard output or use -o FILE",
+            param_hint="-o",
+        )
+    console = stderr_console(quiet=run.quiet)
+
+    # Cheap checks first (kind, output name and folder), then decoding, then the model.
+    if from_stdin:
+        data = typer.get_binary_stream("stdin").read()
+        source: Any = data
+        kind = IMAGE if not data or sniff_image_format(data[:32]) else None
+        input_paths: list[Path] = []
+    else:
+        source = Path(input_arg)
+        kind = detect_kind(source)
+        if kind is None:
+            raise UnsupportedInputError(f"{source}: not an image or video we can read")
+        input_paths = [source]
+    dst: Path | None = None
+    if not to_stdout:
+        dst = Path(output_arg) if output_arg else default_destination(source, task, suffix=suffix)
+        if kind is not None:
+            check_destination(dst, kind, overwrite=run.overwrite, input_paths=input_paths)
+
+    with open_input(source, max_pixels=run.max_pixels) as media:
+        if dst is not None and kind is None:  # stdin turned out to be a video
+            check_destination(dst, media.kind, overwrite=run.overwrite)
+        with Reporter(console) as reporter:
+            restorer = _load(task, run, reporter)
+            total = getattr(media.info, "frames", None) if media.info is not None else None
+            unit = "frames" if media.kind != IMAGE else "images"
+            reporter.start_file(Path(media.label).name, total=total or None, unit=unit)
+            out = typer.get_binary_stream("stdout") if dst is None else dst
+            result = restore_media(
+                restorer, media, out, run.file_options(), progress=reporter.file_progress
+            )
+            reporter.end_file()
+
+    summary = {"task": task, **result.to_dict(), **_describe_model(restorer)}
+    if run.as_json:
+        text = json.dumps(summary, default=str)
+        if to_stdout:
+            typer.echo(text, err=True)
+        else:
+            typer.echo(text)
+    elif not run.quiet:
+        for note in result.notes:
+            console.print(f"note: {note}", markup=False)
+        size = f"{result.width}x{result.height}" if result.width else media.kind
+        frames = f", {result.frames} frames" if result.frames else ""
+        console.print(
+            f"restored {result.input} -> {result.output} ({size}{frames}, {result.seconds:.1f} s)",
+            markup=False,
+        )
+
+
+def _make_task_command(task: str) -> Callable[..., None]:
+    def command(
+        ctx: typer.Context,
+        input: Annotated[
+            str, typer.Argument(metavar="INPUT", help="Image or video file, or - for stdin.")
+        ],
+        output: Output = None,
+        init: Init = None,
+        lam: Lam = None,
+        steps: Steps = None,
+        seed: Seed = None,
+        weights: Weights = None,
+        device: Device = "auto",
+        precision: Precision = PrecisionChoice.fp32,
+        tile: Tile = None,
+        tile_overlap: TileOverlap = None,
+        batch_size: BatchSize = None,
+        offline: Offline = False,
+        overwrite: Overwrite = False,
+        suffix: Annotated[
+            str | None,
+            typer.Option(
+                "--suffix",
+                show_default=False,
+                rich_help_panel=OUTPUT_PANEL,
+                help=f"Added to the input name when -o is not given (default: _{task}).",
+            ),
+        ] = None,
+        quality: Quality = 95,
+        max_pixels: MaxPixels = None,
+        codec: Codec = None,
+        crf: Crf = None,
+        preset: Preset = None,
+        no_audio: NoAudio = False,
+        quiet: Quiet = False,
+        as_json: AsJson = False,
+        debug: Debug = False,
+    ) -> None:
+        _set_debug(ctx, debug)
+        run = RunOptions(
+            init=_value(init),
+            lam=lam,
+            steps=steps,
+            seed=seed,
+            weights=weights,
+            device=device,
+            precision=_value(precision) or "fp32",
+            tile=tile,
+            tile_overlap=tile_overlap,
+            batch_size=batch_size,
+            offline=offline,
+            overwrite=overwrite,
+            quality=quality,
+            max_pixels=max_pixels,
+            codec=codec,
+            crf=crf,
+            preset=preset,
+            no_audio=no_audio,
+            quiet=quiet,
+            as_json=as_json,
+            debug=debug,
+        )
+        if suffix == "" and output is None:
+            raise typer.BadParameter("an empty suffix would name the input", param_hint="--suffix")
+        restore_one(task, input, output, run, suffix=suffix)
+
+    command.__name__ = f"{task}_command"
+    command.__doc__ = (
+        f"{TASKS[task]}\n\n"
+        f"Without -o, IN.EXT is written to IN_{task}.EXT beside it; - reads stdin / writes "
+        f"stdout, e.g. `cat in.jpg | restore {task} - > out.jpg`."
+    )
+    return command
+
+
+# --- restore batch DIR ---------------------------------------------------------------------------
+
+
+def batch_command(
+    ctx: typer.Context,
+    folder: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Folder of images and videos.", show_default=False)
+    ],
+    task: Annotated[
+        TaskChoice,
+        typer.Option(
+            "--task", "-t", case_sensitive=False, show_default=False, help="What to remove."
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            show_default=False,
+            rich_help_panel=OUTPUT_PANEL,
+            help="Output folder, mirroring DIR's tree (default: DIR_TASK beside DIR).",
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Include sub-folders.")
+    ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="Keep outputs that already exist (resume a run).",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    init: Init = None,
+    lam: Lam = None,
+    steps: Steps = None,
+    seed: Seed = None,
+    weights: Weights = None,
+    device: Device = "auto",
+    precision: Precision = PrecisionChoice.fp32,
+    tile: Tile = None,
+    tile_overlap: TileOverlap = None,
+    batch_size: BatchSize = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
+    suffix: Annotated[
+        str,
+        typer.Option(
+            "--suffix", rich_help_panel=OUTPUT_PANEL, help="Added to each output file name."
+        ),
+    ] = "",
+    quality: Quality = 95,
+    max_pixels: MaxPixels = None,
+    codec: Codec = None,
+    crf: Crf = None,
+    preset: Preset = None,
+    no_audio: NoAudio = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:
+    """Restore every image and video in a folder, mirroring it into another folder.
+
+    Files that are not images or videos are skipped with a note; a file that fails is
+    reported and the others go on (exit status 1 at the end). Outputs are complete or absent,
+    so an interrupted run resumes with --skip-existing.
+    """
+    _set_debug(ctx, debug)
+    run = RunOptions(
+        init=_value(init),
+        lam=lam,
+        steps=steps,
+        seed=seed,
+        weights=weights,
+        device=device,
+        precision=_value(precision) or "fp32",
+        tile=tile,
+        tile_overlap=tile_overlap,
+        batch_size=batch_size,
+        offline=offline,
+        overwrite=overwrite,
+        quality=quality,
+        max_pixels=max_pixels,
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        no_audio=no_audio,
+        quiet=quiet,
+        as_json=as_json,
+        debug=debug,
+    )
+    report = restore_folder(
+        _value(task) or "",
+        folder,
+        output,
+        recursive=recursive,
+        skip_existing=skip_existing,
+        suffix=suffix,
+        run=run,
+    )
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+def restore_folder(
+    task: str,
+    folder: Path,
+    output: Path | None,
+    *,
+    recursive: bool,
+    skip_existing: bool,
+    suffix: str,
+    run: RunOptions,
+) -> Any:
+    """Plan, load the model once, restore, print the summary; returns the BatchReport."""
+    from restorecli.batch import IGNORED, RESTORE, plan_batch, run_batch
+    from restorecli.cli.console import Reporter, stderr_console
+    from restorecli.media.safe_write import check_writable
+    from restorecli.paths import default_batch_dir
+
+    console = stderr_console(quiet=run.quiet)
+    out_root = output if output is not None else default_batch_dir(folder, task)
+    if folder.exists() and out_root.resolve() == folder.resolve() and not suffix:
+        raise OutputExistsError(
+            f"refusing to write into the input folder {folder}: name another one with -o"
+        )
+    items = plan_batch(
+        folder,
+        out_root,
+        recursive=recursive,
+        skip_existing=skip_existing,
+        overwrite=run.overwrite,
+        suffix=suffix,
+    )
+    todo = [item for item in items if item.action == RESTORE]
+    with Reporter(console) as reporter:
+        for item in items:
+            if item.action == IGNORED:
+                reporter.note(f"skipping {item.src}: {item.note}")
+        restorer = None
+        if todo:
+            check_writable(out_root / ".probe", create_parents=True)
+            restorer = _load(task, run, reporter)
+        reporter.overall(len(items), f"{task} {folder}")
+
+        def on_start(item: Any) -> None:
+            if item.action == RESTORE:
+                reporter.start_file(item.src.name)
+
+        def on_done(result: Any) -> None:
+            reporter.end_file()
+            reporter.advance_overall()
+
+        report = run_batch(
+            restorer,
+            items,
+            run.file_options(),
+            on_start=on_start,
+            on_done=on_done,
+            progress=reporter.file_progress,
+            raise_unexpected=run.debug,
+        )
+    if run.as_json:
+        typer.echo(
+            json.dumps(
+                {"task": task, "input": str(folder), "output": str(out_root), **report.to_dict()}
+            )
+        )
+    elif not run.quiet:
+        _print_summary(console, report, out_root)
+    else:  # quiet still names what failed, one line each, like any other error
+        for failed in report.failed:
+            message = " ".join(failed.message.split())
+            if failed.input not in message:
+                message = f"{failed.input}: {message}"
+            typer.echo(f"restore: error: {message}", err=True)
+    return report
+
+
+def _print_summary(console: Any, report: Any, out_root: Path) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from restorecli.batch import FAILED, IGNORED, RESTORED, SKIPPED
+
+    styles = {RESTORED: "green", SKIPPED: "cyan", IGNORED: "dim", FAILED: "bold red"}
+    table = Table(title=f"restore batch -> {out_root}", title_justify="left", expand=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("status")
+    table.add_column("time", justify="right")
+    table.add_column("note", overflow="fold")
+    for r in report.results:
+        table.add_row(
+            Text(r.input),
+            Text(r.status, style=styles[r.status]),
+            f"{r.seconds:.1f} s" if r.status == RESTORED else "",
+            Text(r.message),
+        )
+    console.print(table)
+    counts = ", ".join(f"{report.count(s)} {s}" for s in (RESTORED, SKIPPED, IGNORED, FAILED))
+    console.print(counts, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add one command per task and ``batch`` to ``app`` (help panel "Restore")."""
+    for task, summary in TASKS.items():
+        app.command(task, help=None, short_help=summary, rich_help_panel=PANEL)(
+            _make_task_command(task)
+        )
+    app.command(
+        "batch", short_help="Restore every image and video in a folder.", rich_help_panel=PANEL
+    )(batch_command)

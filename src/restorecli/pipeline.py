@@ -1,0 +1,305 @@
+"""The restoration pipeline: encode -> quantize -> initial state -> sample -> re-quantize -> decode.
+
+``Restorer`` owns the loop (diffusers-style): the models, the schedule and the Chebyshev table are
+its parts; frames go in as float arrays in [0, 1] and come out the same way. Large frames are cut
+into overlapping tiles (``tiling``); the sampling noise is drawn once for the whole frame and
+cropped per tile, so tiles agree with each other and with an untiled run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from restorecli.device import select_device, select_dtype
+from restorecli.diffusion import ResShiftSchedule, sample
+from restorecli.errors import WeightsError
+from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
+from restorecli.models import LatentUNet, VQAutoencoder, load_model, read_metadata
+from restorecli.tiling import Tile, tile_weight, tiles
+
+Callback = Callable[[dict[str, Any]], None]
+STAGES = ("encode", "init_state", "sample", "requantize", "decode")
+
+
+@dataclass
+class RestoreConfig:
+    """Inference options (the CLI flags of ``restore TASK``)."""
+
+    init: str = "chebyshev"  # chebyshev | zq | ze | lerp | auto
+    lam: float = 0.5  # lerp weight (1 = z_e, 0 = z_q)
+    steps: int = 4  # diffusion steps
+    seed: int | None = 0  # sampling seed; None draws fresh noise every call
+    tile: int = 512  # tile size in pixels (0 = never tile)
+    tile_overlap: int = 64  # overlap between tiles in pixels
+    batch_size: int = 4  # frames (or tiles) per forward pass
+    kappa: float | None = None  # noise scale; None = the value the denoiser was trained with
+
+    def __post_init__(self) -> None:
+        if self.init not in INIT_MODES:
+            raise ValueError(f"unknown --init {self.init!r}: use one of {', '.join(INIT_MODES)}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"--lam must be in [0, 1], got {self.lam}")
+        if self.steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {self.steps}")
+        if self.tile and self.tile < 64:
+            raise ValueError(f"--tile must be 0 (off) or >= 64 pixels, got {self.tile}")
+        if self.tile and not 0 <= self.tile_overlap <= self.tile // 2:
+            raise ValueError("--tile-overlap must be >= 0 and at most half of --tile")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+
+class Restorer:
+    """Restore frames with a VQ autoencoder and a latent residual-shift denoiser."""
+
+    def __init__(
+        self,
+        autoencoder: VQAutoencoder,
+        denoiser: LatentUNet,
+        *,
+        config: RestoreConfig | None = None,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        task: str | None = None,
+        name: str | None = None,
+        train_kappa: float = 1.0,
+    ) -> None:
+        self.device = select_device(device)
+        self.dtype = select_dtype(precision, self.device)
+        self.autoencoder = autoencoder.to(self.device, self.dtype).eval()
+        self.autoencoder.quantizer.float()  # nearest-code search stays fp32
+        self.denoiser = denoiser.to(self.device, self.dtype).eval()
+        self.config = config or RestoreConfig()
+        self.task = task
+        self.name = name
+        self.train_kappa = train_kappa
+        # Pixels per latent pixel times the UNet's own multiple: frames are padded to this.
+        self.multiple = autoencoder.stride * denoiser.size_multiple
+        self.stage_seconds: dict[str, float] = defaultdict(float)
+        self.profile = False  # synchronise the device around stages for exact timings
+        self._tables: dict[str, torch.Tensor] | None = None
+
+    # --- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike[str] | None = None,
+        *,
+        task: str | None = None,
+        config: RestoreConfig | None = None,
+        device: str = "auto",
+        precision: str = "fp32",
+        offline: bool | None = None,
+    ) -> Restorer:
+        """Load a registered model by name, a run folder, or the default model for ``task``.
+
+        ``config`` fields left at their defaults take the model's registered defaults for the
+        initial state and the number of steps.
+        """
+        from restorecli.weights import default_model_for_task, resolve
+
+        if name_or_path is None:
+            if task is None:
+                raise ValueError("give a model name or path, or a task")
+            name_or_path = default_model_for_task(task)
+        resolved = resolve(name_or_path, offline=offline)
+        files = resolved.files
+        if "autoencoder" not in files or "denoiser" not in files:
+            raise WeightsError(f"{name_or_path}: needs an autoencoder and a denoiser file")
+        dev = select_device(device)
+        autoencoder = load_model(files["autoencoder"], device=dev, kind="autoencoder")
+        denoiser = load_model(files["denoiser"], device=dev, kind="denoiser")
+        meta = read_metadata(files["denoiser"])
+        train = json.loads(meta.get("restorecli.training", "{}"))
+        cfg = config or RestoreConfig()
+        defaults = RestoreConfig()
+        if cfg.init == defaults.init and resolved.default_init:
+            cfg = replace(cfg, init=resolved.default_init)
+        if cfg.steps == defaults.steps and resolved.default_steps:
+            cfg = replace(cfg, steps=resolved.default_steps)
+        return cls(
+            autoencoder,  # type: ignore[arg-type]
+            denoiser,  # type: ignore[arg-type]
+            config=cfg,
+            device=dev,
+            precision=precision,
+            task=resolved.task or task or train.get("task"),
+            name=resolved.name,
+            train_kappa=float(train.get("kappa", 1.0)),
+        )
+
+    # --- geometry tables ---------------------------------------------------------------------
+
+    def tables(self) -> dict[str, torch.Tensor]:
+        """Chebyshev centers/radii and code neighbours on the device (built or loaded once)."""
+        if self._tables is None:
+            from restorecli.geometry import load_or_build
+
+            codebook = self.autoencoder.codebook.detach().float()
+            centers, radii = load_or_build(codebook)
+            self._tables = {
+                "codebook": codebook,
+                "centers": centers.to(self.device, torch.float32),
+                "radii": radii.to(self.device, torch.float32),
+            }
+        if self.config.init == "auto" and "neighbors" not in self._tables:
+            self._tables["neighbors"] = code_neighbors(self._tables["codebook"])
+        return self._tables
+
+    @property
+    def schedule(self) -> ResShiftSchedule:
+        kappa = self.config.kappa if self.config.kappa is not None else self.train_kappa
+        return ResShiftSchedule(steps=self.config.steps, kappa=kappa)
+
+    # --- restoration -------------------------------------------------------------------------
+
+    def restore_array(self, image: np.ndarray, *, callback: Callback | None = None) -> np.ndarray:
+        """One H x W x 3 float32 RGB image in [0, 1] -> the restored image, same shape."""
+        return self.restore_batch(image[None], callback=callback)[0]
+
+    def restore_batch(self, frames: np.ndarray, *, callback: Callback | None = None) -> np.ndarray:
+        """N x H x W x 3 float32 RGB frames in [0, 1] -> restored frames, same shape and dtype."""
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"expected N x H x W x 3 frames, got shape {frames.shape}")
+        out = np.empty_like(frames, dtype=np.float32)
+        bs = self.config.batch_size
+        for start in range(0, frames.shape[0], bs):
+            x = torch.from_numpy(np.ascontiguousarray(frames[start : start + bs], np.float32))
+            y = self.restore_tensor(x.permute(0, 3, 1, 2), callback=callback)
+            out[start : start + bs] = y.permute(0, 2, 3, 1).cpu().numpy()
+        return out
+
+    @torch.inference_mode()
+    def restore_tensor(self, x: torch.Tensor, *, callback: Callback | None = None) -> torch.Tensor:
+        """B x 3 x H x W tensor in [0, 1] -> restored tensor in [0, 1] on the same device."""
+        src_device = x.device
+        b, _, h, w = x.shape
+        xp = self._pad(x.to(self.device, torch.float32) * 2 - 1)
+        hp, wp = xp.shape[-2:]
+        noise = self._frame_noise(b, hp, wp)
+        size = self.config.tile
+        if not size or (hp <= size and wp <= size):
+            out = self._restore_padded(xp, noise, callback)
+        else:
+            out = self._restore_tiled(xp, noise, size, callback)
+        out = out[..., :h, :w].clamp(-1, 1).add(1).div(2)
+        return out.to(src_device, torch.float32)
+
+    def _restore_tiled(
+        self, xp: torch.Tensor, noise: torch.Tensor, size: int, callback: Callback | None
+    ) -> torch.Tensor:
+        b, _, hp, wp = xp.shape
+        overlap = self.config.tile_overlap
+        size = max(self.multiple, size // self.multiple * self.multiple)
+        grid = list(tiles(hp, wp, size, overlap, align=self.multiple))
+        acc = torch.zeros(b, 3, hp, wp, device=self.device)
+        weight = torch.zeros(1, 1, hp, wp, device=self.device)
+        s = self.autoencoder.stride
+        for i, t in enumerate(grid):
+            crop = xp[..., t.y0 : t.y1, t.x0 : t.x1]
+            tile_noise = noise[..., t.y0 // s : t.y1 // s, t.x0 // s : t.x1 // s]
+            out = self._restore_padded(crop, tile_noise, None)
+            wgt = tile_weight(t, grid, self.device)
+            acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wgt
+            weight[..., t.y0 : t.y1, t.x0 : t.x1] += wgt
+            if callback is not None:
+                callback({"stage": "tile", "tile": i + 1, "tiles": len(grid)})
+        return acc / weight
+
+    def _restore_padded(
+        self, xp: torch.Tensor, noise: torch.Tensor, callback: Callback | None
+    ) -> torch.Tensor:
+        """The whole chain on one padded batch (a frame or a tile), in [-1, 1]."""
+        ae, cfg = self.autoencoder, self.config
+        with self._stage("encode"):
+            z_e = ae.encode(xp.to(self.dtype))
+            indices = ae.quantizer.nearest(z_e)
+        with self._stage("init_state"):
+            tables = self.tables() if cfg.init in ("chebyshev", "auto") else {}
+            y0 = initial_state(
+                cfg.init,
+                z_e.float(),
+                indices,
+                ae.codebook.float(),
+                centers=tables.get("centers"),
+                radii=tables.get("radii"),
+                lam=cfg.lam,
+                neighbors=tables.get("neighbors"),
+            ).to(self.dtype)
+        with self._stage("sample"):
+            z0 = sample(self.denoiser, y0, self.schedule, noise=noise, callback=callback)
+        with self._stage("requantize"):
+            z_q = ae.quantizer.lookup(ae.quantizer.nearest(z0)).to(self.dtype)
+        with self._stage("decode"):
+            return ae.decode(z_q).float()
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = self.multiple
+        ph, pw = (-h) % m, (-w) % m
+        if not (ph or pw):
+            return x
+        # Reflection keeps image statistics at the border; it needs the pad < the size.
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+    def _frame_noise(self, b: int, hp: int, wp: int) -> torch.Tensor:
+        """All sampling noise for a padded frame: T x B x D x h x w, from the seed."""
+        s = self.autoencoder.stride
+        shape = (self.config.steps, b, self.autoencoder.config.latent_dim, hp // s, wp // s)
+        gen = torch.Generator(device="cpu")
+        if self.config.seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(self.config.seed)
+        # Drawn on the CPU so a seed gives the same result on every device.
+        return torch.randn(shape, generator=gen).to(self.device)
+
+    def _stage(self, name: str) -> _StageTimer:
+        return _StageTimer(self, name)
+
+
+class _StageTimer:
+    def __init__(self, owner: Restorer, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __enter__(self) -> None:
+        self._sync()
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._sync()
+        self.owner.stage_seconds[self.name] += time.perf_counter() - self.start
+
+    def _sync(self) -> None:
+        if self.owner.profile and self.owner.device.type == "cuda":
+            torch.cuda.synchronize(self.owner.device)
+
+
+def save_pretrained_folder(
+    folder: str | os.PathLike[str], autoencoder: VQAutoencoder, denoiser: LatentUNet
+) -> Path:
+    """Write a folder usable as ``Restorer.from_pretrained(folder)`` (tests and exports)."""
+    from restorecli.models import save_model
+
+    folder = Path(folder)
+    save_model(autoencoder, folder / "autoencoder.safetensors", inference_only=True)
+    save_model(denoiser, folder / "denoiser.safetensors")
+    return folder
+
+
+__all__ = ["STAGES", "RestoreConfig", "Restorer", "Tile", "save_pretrained_folder"]

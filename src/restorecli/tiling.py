@@ -1,0 +1,86 @@
+"""Overlapping tiles with smooth blending, so large frames run in bounded memory.
+
+Tiles are placed on a grid with the requested overlap; the last tile in each direction is
+aligned to the frame's edge. Each tile's weight is 1 in its interior and falls to 0 with a
+raised cosine over the middle half of every overlap it shares with a neighbour, and is 0 in the
+quarter of the overlap next to its own edge. A tile's border pixels, which see padding instead of
+their true neighbours, therefore never contribute: when the network's receptive-field radius is
+at most a quarter of the overlap, the blended result equals the untiled one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Tile:
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[int]:
+    """Start offsets covering ``length`` with tiles of ``tile`` overlapping by >= ``overlap``.
+
+    Starts are multiples of ``align`` except possibly the last, which ends at ``length``; it is
+    aligned too when ``length`` and ``tile`` are multiples of ``align``.
+    """
+    if tile < 1 or overlap < 0 or align < 1:
+        raise ValueError(
+            f"need tile >= 1, overlap >= 0, align >= 1: got {tile}, {overlap}, {align}"
+        )
+    if tile >= length:
+        return [0]
+    if tile - overlap < align:
+        # The step between starts would have to be smaller than the alignment grid allows.
+        raise ValueError(f"tile - overlap must be >= align, got {tile} - {overlap} < {align}")
+    step = (tile - overlap) // align * align
+    count = math.ceil((length - tile) / step) + 1
+    starts = [min(i * step, length - tile) for i in range(count)]
+    # The edge-aligned last tile may not sit on the alignment grid; keep it only if the frame
+    # length itself is aligned (callers pad frames to a multiple of ``align``).
+    return sorted(set(starts))
+
+
+def tiles(height: int, width: int, tile: int, overlap: int, align: int = 1) -> Iterator[Tile]:
+    for y in tile_starts(height, tile, overlap, align):
+        for x in tile_starts(width, tile, overlap, align):
+            yield Tile(y, min(y + tile, height), x, min(x + tile, width))
+
+
+def _ramp(length: int, lo_overlap: int, hi_overlap: int, device: torch.device) -> torch.Tensor:
+    """1-D weight along one axis of a tile; an overlap of 0 means a frame edge (no fade)."""
+    pos = torch.arange(length, dtype=torch.float32, device=device) + 0.5
+    w = torch.ones(length, dtype=torch.float32, device=device)
+    for overlap, dist in ((lo_overlap, pos), (hi_overlap, length - pos)):
+        if overlap <= 0:
+            continue
+        # 0 over the first quarter of the overlap, cosine rise over the middle half.
+        t = ((dist - overlap / 4) / (overlap / 2)).clamp(0, 1)
+        w = w * (0.5 - 0.5 * torch.cos(math.pi * t))
+    return w
+
+
+def tile_weight(t: Tile, all_tiles: list[Tile], device: torch.device) -> torch.Tensor:
+    """H x W blending weight of tile ``t`` given its neighbours."""
+    top = max((o.y1 - t.y0 for o in all_tiles if o.y0 < t.y0 < o.y1 and _cols(o, t)), default=0)
+    bottom = max((t.y1 - o.y0 for o in all_tiles if o.y0 < t.y1 < o.y1 and _cols(o, t)), default=0)
+    left = max((o.x1 - t.x0 for o in all_tiles if o.x0 < t.x0 < o.x1 and _rows(o, t)), default=0)
+    right = max((t.x1 - o.x0 for o in all_tiles if o.x0 < t.x1 < o.x1 and _rows(o, t)), default=0)
+    wy = _ramp(t.y1 - t.y0, top, bottom, device)
+    wx = _ramp(t.x1 - t.x0, left, right, device)
+    return wy[:, None] * wx[None, :]
+
+
+def _cols(a: Tile, b: Tile) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1
+
+
+def _rows(a: Tile, b: Tile) -> bool:
+    return a.y0 < b.y1 and b.y0 < a.y1

@@ -1,0 +1,64 @@
+"""Fixtures shared by the whole suite: tiny random models written by the tests themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from restorecli.models import AutoencoderConfig, LatentUNet, UNetConfig, VQAutoencoder
+from restorecli.pipeline import save_pretrained_folder
+
+
+def tiny_models(seed: int = 0, *, levels: int = 2) -> tuple[VQAutoencoder, LatentUNet]:
+    """A few-thousand-parameter autoencoder and denoiser with a spread-out random codebook."""
+    torch.manual_seed(seed)
+    ae = VQAutoencoder(
+        AutoencoderConfig(codebook_size=64, channels=8, num_blocks=1, half_channels=8)
+    )
+    with torch.no_grad():
+        ae.quantizer.codebook.copy_(torch.randn(64, 3))
+        # Random non-zero output layers so the models are not identities.
+        for module in (*ae.modules(),):
+            if isinstance(module, torch.nn.Conv2d):
+                module.weight.normal_(0, 0.3)
+    unet = LatentUNet(
+        UNetConfig(channels=8, channel_mults=(1, 2)[:levels], blocks_per_level=1, emb_dim=16)
+    )
+    with torch.no_grad():
+        unet.out.weight.normal_(0, 0.1)
+    return ae.eval(), unet.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with autoencoder.safetensors and denoiser.safetensors of tiny random models."""
+    ae, unet = tiny_models()
+    return save_pretrained_folder(tmp_path_factory.mktemp("tiny_weights"), ae, unet)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Keep Chebyshev tables and verification records out of the user's cache."""
+    monkeypatch.setenv("RESTORE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def make_tiny_models():
+    """``tiny_models`` for test modules (several conftest.py exist, so importing one is fragile)."""
+    return tiny_models
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run torch on one thread for the test.
+
+    Tiny convolutions gain nothing from threads, and on 2 cores shared with other processes
+    OpenMP's thread hand-offs made them 10-30x slower (tiny autoencoder, 128 px: 10 ms on one
+    thread, 0.1-0.3 s on two).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
