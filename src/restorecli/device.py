@@ -17,7 +17,7 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 def select_device(name: str | torch.device | None = "auto") -> torch.device:
     """Resolve ``auto``/``cpu``/``cuda[:N]``/``mps`` to an available ``torch.device``."""
     if isinstance(name, torch.device):
-        return name
+        name = str(name)  # checked like a string: torch.device("cuda") exists without CUDA
     if name is None or name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -34,7 +34,8 @@ def select_device(name: str | torch.device | None = "auto") -> torch.device:
             raise DeviceError("CUDA was requested but no CUDA device is available")
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise DeviceError(
-                f"cuda:{device.index} requested but only {torch.cuda.device_count()} device(s) exist"
+                f"cuda:{device.index} requested but only {torch.cuda.device_count()} "
+                "device(s) exist"
             )
     if device.type == "mps":
         mps = getattr(torch.backends, "mps", None)

@@ -41,7 +41,7 @@ class RestoreConfig:
     steps: int = 4  # diffusion steps
     seed: int | None = 0  # sampling seed; None draws fresh noise every call
     tile: int = 512  # tile size in pixels (0 = never tile)
-    tile_overlap: int = 64  # overlap between tiles in pixels
+    tile_overlap: int = 128  # overlap between tiles in pixels
     batch_size: int = 4  # frames (or tiles) per forward pass
     kappa: float | None = None  # noise scale; None = the value the denoiser was trained with
 
@@ -58,6 +58,8 @@ class RestoreConfig:
             raise ValueError("--tile-overlap must be >= 0 and at most half of --tile")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.kappa is not None and not self.kappa > 0:
+            raise ValueError(f"kappa must be > 0, got {self.kappa}")
 
 
 class Restorer:
@@ -123,12 +125,13 @@ class Restorer:
         denoiser = load_model(files["denoiser"], device=dev, kind="denoiser")
         meta = read_metadata(files["denoiser"])
         train = json.loads(meta.get("restorecli.training", "{}"))
-        cfg = config or RestoreConfig()
-        defaults = RestoreConfig()
-        if cfg.init == defaults.init and resolved.default_init:
-            cfg = replace(cfg, init=resolved.default_init)
-        if cfg.steps == defaults.steps and resolved.default_steps:
-            cfg = replace(cfg, steps=resolved.default_steps)
+        cfg = config
+        if cfg is None:  # no explicit settings: the model's registered defaults apply
+            cfg = RestoreConfig()
+            if resolved.default_init:
+                cfg = replace(cfg, init=resolved.default_init)
+            if resolved.default_steps:
+                cfg = replace(cfg, steps=resolved.default_steps)
         return cls(
             autoencoder,  # type: ignore[arg-type]
             denoiser,  # type: ignore[arg-type]
@@ -258,16 +261,21 @@ class Restorer:
         return F.pad(x, (0, pw, 0, ph), mode=mode)
 
     def _frame_noise(self, b: int, hp: int, wp: int) -> torch.Tensor:
-        """All sampling noise for a padded frame: T x B x D x h x w, from the seed."""
+        """All sampling noise for a padded frame: T x B x D x h x w, from the seed.
+
+        Every frame of a batch gets the same noise, so a frame's result does not depend on the
+        batch it was processed in, and consecutive video frames do not flicker from noise.
+        """
         s = self.autoencoder.stride
-        shape = (self.config.steps, b, self.autoencoder.config.latent_dim, hp // s, wp // s)
+        shape = (self.config.steps, 1, self.autoencoder.config.latent_dim, hp // s, wp // s)
         gen = torch.Generator(device="cpu")
         if self.config.seed is None:
             gen.seed()
         else:
             gen.manual_seed(self.config.seed)
         # Drawn on the CPU so a seed gives the same result on every device.
-        return torch.randn(shape, generator=gen).to(self.device)
+        noise = torch.randn(shape, generator=gen).to(self.device)
+        return noise.expand(-1, b, -1, -1, -1)
 
     def _stage(self, name: str) -> _StageTimer:
         return _StageTimer(self, name)

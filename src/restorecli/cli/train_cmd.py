@@ -119,5 +119,28 @@ def train_denoiser_cmd(
         typer.echo(str(export))
 
 
+@train_app.command("verify-corpus")
+def verify_corpus_cmd(
+    data: Path = typer.Argument(..., help="Folder of the rebuilt corpus."),
+    manifest: Path = typer.Option(
+        Path("corpus/manifest.csv"), help="Manifest with one sha256 per photo."
+    ),
+) -> None:
+    """Check that a corpus folder holds exactly the photos of a manifest (by sha256)."""
+    from restorecli.train.corpus import verify_corpus
+
+    report = verify_corpus(data, manifest)
+    for name in report.missing:
+        typer.echo(f"missing: {name}", err=True)
+    for name in report.mismatched:
+        typer.echo(f"sha256 differs: {name}", err=True)
+    typer.echo(
+        f"{report.checked} files checked, {len(report.missing)} missing, "
+        f"{len(report.mismatched)} differ"
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")

@@ -139,8 +139,8 @@ class Registry:
         tasks = ", ".join(self.tasks())
         have = f"tasks with weights: {tasks}" if tasks else "no task has weights yet"
         raise ModelNotAvailableError(
-            f"no weights are registered for task {task!r} ({have}); pass --weights PATH, or add "
-            f"a registry with --registry / {REGISTRY_ENV}"
+            f"no weights are registered for task {task!r} ({have}); pass --weights PATH, or "
+            f"point {REGISTRY_ENV} at a registry of your own"
         )
 
 

@@ -1,0 +1,220 @@
+"""Restorer: the whole chain on tiny random models (shapes, determinism, loading, options)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from restorecli.errors import DeviceError, WeightsError
+from restorecli.init_state import INIT_MODES
+from restorecli.pipeline import STAGES, RestoreConfig, Restorer
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture
+def make_restorer(make_tiny_models):
+    """Restorer over the conftest tiny models (the same ones tiny_weights holds)."""
+
+    def make(**config) -> Restorer:
+        ae, unet = make_tiny_models()
+        return Restorer(ae, unet, config=RestoreConfig(**config), device="cpu")
+
+    return make
+
+
+def rand_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((h, w, 3), dtype=np.float32)
+
+
+def rand_frames(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, h, w, 3), dtype=np.float32)
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+def test_config_defaults() -> None:
+    cfg = RestoreConfig()
+    assert (cfg.init, cfg.lam, cfg.steps, cfg.seed) == ("chebyshev", 0.5, 4, 0)
+    assert (cfg.tile, cfg.tile_overlap, cfg.batch_size) == (512, 128, 4)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"init": "nearest"},
+        {"lam": -0.1},
+        {"lam": 1.5},
+        {"lam": float("nan")},
+        {"steps": 0},
+        {"tile": 32},
+        {"tile": -64},
+        {"tile": 128, "tile_overlap": 65},
+        {"tile": 128, "tile_overlap": -1},
+        {"batch_size": 0},
+    ],
+    ids=lambda bad: ",".join(f"{k}={v}" for k, v in bad.items()),
+)
+def test_config_rejects_bad_values(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        RestoreConfig(**bad)
+
+
+def test_config_accepts_edge_values() -> None:
+    RestoreConfig(lam=0.0)
+    RestoreConfig(lam=1.0)
+    RestoreConfig(tile=0, tile_overlap=10_000)  # overlap is irrelevant without tiles
+    RestoreConfig(tile=64, tile_overlap=32)
+
+
+# --- shapes --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("init", INIT_MODES)
+def test_every_init_mode_keeps_shape_and_dtype(init: str, make_restorer) -> None:
+    restorer = make_restorer(init=init, steps=2)
+    for h, w in [(37, 53), (5, 7), (1, 1)]:
+        out = restorer.restore_array(rand_image(h, w))
+        assert out.shape == (h, w, 3) and out.dtype == np.float32, (h, w)
+        assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1, (h, w)
+
+
+def test_grayscale_like_and_batched_frames(make_restorer) -> None:
+    restorer = make_restorer(init="zq", steps=2)
+    gray = np.repeat(rand_image(21, 30)[..., :1], 3, axis=2)
+    assert restorer.restore_array(gray).shape == (21, 30, 3)
+    frames = rand_frames(3, 9, 14)
+    out = restorer.restore_batch(frames)
+    assert out.shape == frames.shape and out.dtype == np.float32
+
+
+def test_tiled_path_keeps_odd_shapes(make_restorer) -> None:
+    restorer = make_restorer(init="zq", steps=1, tile=64, tile_overlap=16)
+    events: list[dict] = []
+    out = restorer.restore_array(rand_image(70, 101), callback=events.append)
+    assert out.shape == (70, 101, 3)
+    assert any(e.get("stage") == "tile" for e in events)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8), (1, 8, 8, 4), (8, 8, 3)])
+def test_restore_batch_rejects_other_layouts(shape: tuple[int, ...], make_restorer) -> None:
+    with pytest.raises(ValueError, match="N x H x W x 3"):
+        make_restorer(init="zq").restore_batch(np.zeros(shape, np.float32))
+
+
+# --- seeds ---------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_output(make_restorer) -> None:
+    image = rand_image(24, 32)
+    a = make_restorer(init="ze", seed=7).restore_array(image)
+    restorer = make_restorer(init="ze", seed=7)
+    assert np.array_equal(restorer.restore_array(image), a)
+    assert np.array_equal(restorer.restore_array(image), a)  # no state carried between calls
+
+
+def test_different_seed_different_output(make_restorer) -> None:
+    image = rand_image(24, 32)
+    a = make_restorer(init="ze", seed=1).restore_array(image)
+    b = make_restorer(init="ze", seed=2).restore_array(image)
+    assert not np.array_equal(a, b)
+
+
+def test_no_seed_differs_between_calls(make_restorer) -> None:
+    restorer = make_restorer(init="ze", seed=None)
+    image = rand_image(24, 32)
+    assert not np.array_equal(restorer.restore_array(image), restorer.restore_array(image))
+
+
+def test_batch_size_does_not_change_the_result(make_restorer) -> None:
+    frames = rand_frames(4, 16, 24)
+    one_batch = make_restorer(init="ze", batch_size=4).restore_batch(frames)
+    chunked = make_restorer(init="ze", batch_size=3).restore_batch(frames)
+    # Not bit-exact: convolution kernels round differently for other batch sizes (2e-6 here).
+    np.testing.assert_allclose(chunked, one_batch, atol=1e-4, rtol=0)
+
+
+def test_restore_array_matches_the_frame_in_a_batch(make_restorer) -> None:
+    frames = rand_frames(2, 16, 24)
+    restorer = make_restorer(init="ze")
+    alone = restorer.restore_array(frames[1])
+    np.testing.assert_allclose(alone, restorer.restore_batch(frames)[1], atol=1e-4, rtol=0)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def test_from_pretrained_folder_matches_the_models_it_holds(tiny_weights: Path, make_restorer):
+    cfg = RestoreConfig(init="lerp", steps=2, seed=3)
+    loaded = Restorer.from_pretrained(tiny_weights, config=cfg, device="cpu")
+    assert loaded.device == torch.device("cpu")
+    assert loaded.config == cfg
+    image = rand_image(19, 26)
+    expected = make_restorer(init="lerp", steps=2, seed=3).restore_array(image)
+    np.testing.assert_array_equal(loaded.restore_array(image), expected)
+    # A str path works too, and without a config gives the defaults (Chebyshev, 4 steps).
+    default = Restorer.from_pretrained(str(tiny_weights), device="cpu")
+    assert default.config == RestoreConfig()
+    assert default.restore_array(image).shape == image.shape
+
+
+def test_from_pretrained_errors(tmp_path: Path, tiny_weights: Path) -> None:
+    with pytest.raises(WeightsError):
+        Restorer.from_pretrained(tmp_path / "nowhere", device="cpu")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "autoencoder.safetensors").write_bytes(
+        (tiny_weights / "autoencoder.safetensors").read_bytes()
+    )
+    with pytest.raises(WeightsError):
+        Restorer.from_pretrained(tmp_path / "half", device="cpu")
+    with pytest.raises(ValueError):
+        Restorer.from_pretrained(None, device="cpu")
+    with pytest.raises(DeviceError):
+        Restorer.from_pretrained(tiny_weights, device="cpu", precision="fp16")
+
+
+def test_fp16_on_cpu_is_a_device_error(make_tiny_models) -> None:
+    ae, unet = make_tiny_models()
+    with pytest.raises(DeviceError):
+        Restorer(ae, unet, device="cpu", precision="fp16")
+
+
+# --- tensors, timings, progress ------------------------------------------------------------------
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_restore_tensor_keeps_the_input_device(device: str, make_restorer) -> None:
+    restorer = make_restorer(init="zq", steps=1)
+    x = torch.rand(2, 3, 13, 17, device=device)
+    out = restorer.restore_tensor(x)
+    assert out.device == x.device and out.dtype == torch.float32 and out.shape == x.shape
+    # The array API gives the same numbers.
+    frames = x.permute(0, 2, 3, 1).cpu().numpy()
+    as_arrays = restorer.restore_batch(frames)
+    np.testing.assert_array_equal(out.permute(0, 2, 3, 1).cpu().numpy(), as_arrays)
+
+
+def test_stage_seconds_cover_every_stage(make_restorer) -> None:
+    restorer = make_restorer(init="chebyshev", steps=2)
+    restorer.restore_array(rand_image(16, 16))
+    assert set(restorer.stage_seconds) == set(STAGES)
+    assert all(seconds >= 0 for seconds in restorer.stage_seconds.values())
+    before = dict(restorer.stage_seconds)
+    restorer.restore_array(rand_image(16, 16))
+    assert all(restorer.stage_seconds[s] >= before[s] for s in STAGES)  # accumulated
+
+
+def test_callback_gets_one_event_per_step(make_restorer) -> None:
+    events: list[dict] = []
+    make_restorer(init="zq", steps=3).restore_array(rand_image(16, 16), callback=events.append)
+    assert [e["step"] for e in events] == [0, 1, 2]
+    assert all(e["total"] == 3 for e in events)
+    etas = [e["t"] for e in events]
+    assert etas == sorted(etas, reverse=True)  # from high noise to low
