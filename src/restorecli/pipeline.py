@@ -145,8 +145,8 @@ class Restorer:
 
     # --- geometry tables ---------------------------------------------------------------------
 
-    def tables(self) -> dict[str, torch.Tensor]:
-        """Chebyshev centers/radii and code neighbours on the device (built or loaded once)."""
+    def tables(self, *, neighbors: bool = False) -> dict[str, Any]:
+        """Chebyshev centers/radii (and, on request, code neighbours) on the device, built once."""
         if self._tables is None:
             from restorecli.geometry import load_or_build
 
@@ -157,8 +157,8 @@ class Restorer:
                 "centers": centers.to(self.device, torch.float32),
                 "radii": radii.to(self.device, torch.float32),
             }
-        if self.config.init == "auto" and "neighbors" not in self._tables:
-            self._tables["neighbors"] = code_neighbors(self._tables["codebook"])
+        if neighbors and "neighbors" not in self._tables:
+            self._tables["neighbors"] = code_neighbors(self._tables["codebook"]).to(self.device)
         return self._tables
 
     @property
@@ -189,9 +189,9 @@ class Restorer:
         """B x 3 x H x W tensor in [0, 1] -> restored tensor in [0, 1] on the same device."""
         src_device = x.device
         b, _, h, w = x.shape
-        xp = self._pad(x.to(self.device, torch.float32) * 2 - 1)
+        xp = self.pad(x.to(self.device, torch.float32) * 2 - 1)
         hp, wp = xp.shape[-2:]
-        noise = self._frame_noise(b, hp, wp)
+        noise = self.frame_noise(b, hp, wp)
         size = self.config.tile
         if not size or (hp <= size and wp <= size):
             out = self._restore_padded(xp, noise, callback)
@@ -225,32 +225,65 @@ class Restorer:
         self, xp: torch.Tensor, noise: torch.Tensor, callback: Callback | None
     ) -> torch.Tensor:
         """The whole chain on one padded batch (a frame or a tile), in [-1, 1]."""
-        ae, cfg = self.autoencoder, self.config
+        z_e, indices = self.encode(xp)
+        y0 = self.initial_state(z_e, indices)
+        z0 = self.sample(y0, noise, callback=callback)
+        z_q, _ = self.requantize(z0)
+        return self.decode(z_q)
+
+    # --- the chain's steps (public so evaluation tools can inspect the latents) ---------------
+
+    def encode(self, xp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded image batch in [-1, 1] -> (z_e, code index of every latent pixel)."""
         with self._stage("encode"):
-            z_e = ae.encode(xp.to(self.dtype))
-            indices = ae.quantizer.nearest(z_e)
+            z_e = self.autoencoder.encode(xp.to(self.dtype))
+            return z_e, self.autoencoder.quantizer.nearest(z_e)
+
+    def initial_state(
+        self,
+        z_e: torch.Tensor,
+        indices: torch.Tensor,
+        init: str | None = None,
+        *,
+        lam: float | None = None,
+    ) -> torch.Tensor:
+        """The chain's start y0 (``init`` and ``lam`` default to the config's)."""
+        init = init or self.config.init
         with self._stage("init_state"):
-            tables = self.tables() if cfg.init in ("chebyshev", "auto") else {}
-            y0 = initial_state(
-                cfg.init,
+            tables = self.tables(neighbors=init == "auto") if init in ("chebyshev", "auto") else {}
+            return initial_state(
+                init,
                 z_e.float(),
                 indices,
-                ae.codebook.float(),
+                self.autoencoder.codebook.float(),
                 centers=tables.get("centers"),
                 radii=tables.get("radii"),
-                lam=cfg.lam,
+                lam=self.config.lam if lam is None else lam,
                 neighbors=tables.get("neighbors"),
             ).to(self.dtype)
+
+    def sample(
+        self, y0: torch.Tensor, noise: torch.Tensor, *, callback: Callback | None = None
+    ) -> torch.Tensor:
+        """Run the residual-shift chain from y0 with the given noise (T x B x D x h x w)."""
         with self._stage("sample"):
-            z0 = sample(self.denoiser, y0, self.schedule, noise=noise, callback=callback)
+            return sample(self.denoiser, y0, self.schedule, noise=noise, callback=callback)
+
+    def requantize(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Snap the chain's output to the nearest codes: (z_q, indices)."""
         with self._stage("requantize"):
-            z_q = ae.quantizer.lookup(ae.quantizer.nearest(z0)).to(self.dtype)
+            indices = self.autoencoder.quantizer.nearest(z0)
+            return self.autoencoder.quantizer.lookup(indices).to(self.dtype), indices
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Latents -> padded image batch in [-1, 1] (float32, not clamped)."""
         with self._stage("decode"):
-            return ae.decode(z_q).float()
+            return self.autoencoder.decode(z_q).float()
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad bottom/right to a multiple of ``self.multiple`` (reflect where it can)."""
         h, w = x.shape[-2:]
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
@@ -260,7 +293,7 @@ class Restorer:
         mode = "reflect" if ph < h and pw < w else "replicate"
         return F.pad(x, (0, pw, 0, ph), mode=mode)
 
-    def _frame_noise(self, b: int, hp: int, wp: int) -> torch.Tensor:
+    def frame_noise(self, b: int, hp: int, wp: int, *, seed: int | None = None) -> torch.Tensor:
         """All sampling noise for a padded frame: T x B x D x h x w, from the seed.
 
         Every frame of a batch gets the same noise, so a frame's result does not depend on the
@@ -268,11 +301,12 @@ class Restorer:
         """
         s = self.autoencoder.stride
         shape = (self.config.steps, 1, self.autoencoder.config.latent_dim, hp // s, wp // s)
+        seed = self.config.seed if seed is None else seed
         gen = torch.Generator(device="cpu")
-        if self.config.seed is None:
+        if seed is None:
             gen.seed()
         else:
-            gen.manual_seed(self.config.seed)
+            gen.manual_seed(seed)
         # Drawn on the CPU so a seed gives the same result on every device.
         noise = torch.randn(shape, generator=gen).to(self.device)
         return noise.expand(-1, b, -1, -1, -1)

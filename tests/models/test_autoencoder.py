@@ -78,3 +78,12 @@ def test_training_reduces_reconstruction_loss() -> None:
     assert bool(model.quantizer.initialized)
     # Measured: 0.38 -> 0.21 over the 20 steps, decreasing at almost every step.
     assert losses[-1] < 0.75 * losses[0]
+
+
+def test_forward_without_quantization_decodes_z_e(make_tiny_models) -> None:
+    ae, _ = make_tiny_models()
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        out = ae(x, quantize=False)
+        assert out.quant is None
+        torch.testing.assert_close(out.recon, ae.decode(ae.encode(x)))

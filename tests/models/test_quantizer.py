@@ -186,3 +186,18 @@ def test_dead_codes_are_reseeded_from_data() -> None:
     gap = torch.cdist(vq.codebook[2:], flat).min(1).values
     assert gap.max() < 1e-2
     assert torch.equal(vq.ema_count[2:], torch.ones(2))
+
+
+def test_init_from_samples_places_every_code_on_the_data() -> None:
+    torch.manual_seed(0)
+    vq = VectorQuantizer(codebook_size=32, dim=2)
+    # Four tight clusters: k-means must put codes in each, and none far from the data.
+    centers = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 5.0]])
+    samples = (centers[torch.randint(0, 4, (4000,))] + 0.1 * torch.randn(4000, 2)).float()
+    vq.init_from_samples(samples, iters=10)
+    assert bool(vq.initialized)
+    nearest_cluster = torch.cdist(vq.codebook, centers).min(1).values
+    assert nearest_cluster.max() < 0.5
+    used = vq.nearest(samples.T[None, :, :, None]).unique()
+    assert used.numel() == 32
+    assert torch.equal(vq.ema_sum, vq.codebook)

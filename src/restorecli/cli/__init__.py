@@ -22,6 +22,7 @@ code  error                      meaning
 12    OutputFormatError          output extension names no format we write
 13    DiskFullError              no space left while writing (nothing is left behind)
 70    (internal)                 a bug: please report it with the --debug traceback
+141   (broken pipe)              standard output closed before the output was written
 130   (interrupted)              Ctrl-C; the file being written is discarded
 ====  =========================  ===============================================================
 """
@@ -38,6 +39,8 @@ from typer.core import TyperGroup
 
 from restorecli import __version__
 from restorecli.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, RestoreError
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 DEBUG_KEY = "restore.debug"
 
@@ -81,6 +84,11 @@ class RestoreGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("\nrestore: interrupted", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader went away (`restore ... -o - | head -c 10`): stop quietly, as Unix
+            # tools do, and keep Python from failing again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except Exception as exc:
             if _debug_requested(ctx):
                 raise
@@ -130,14 +138,7 @@ def _global_options(
 
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"restorecli.cli.{name}")
-        except ModuleNotFoundError as exc:
-            # Tolerated while the command modules are being written; anything else is a bug.
-            if exc.name == f"restorecli.cli.{name}":
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(f"restorecli.cli.{name}").register(app)
 
 
 _register_all()

@@ -34,7 +34,7 @@ RegistryOption = Annotated[
     typer.Option(
         "--registry",
         help="Extra weights registry (TOML) read on top of the shipped one "
-        "[default: $RESTORE_WEIGHTS_TOML].",
+        "(default: $RESTORE_WEIGHTS_TOML).",
         dir_okay=False,
     ),
 ]

@@ -139,7 +139,7 @@ TileOverlap = Annotated[
         "--tile-overlap",
         min=0,
         show_default=False,
-        help="Overlap between tiles in pixels (default: 64).",
+        help="Overlap between tiles in pixels (default: 128).",
         rich_help_panel=MODEL_PANEL,
     ),
 ]
@@ -192,7 +192,8 @@ Codec = Annotated[
     typer.Option(
         "--codec",
         show_default=False,
-        help="Video codec, e.g. libx264, libx265, libvpx-vp9 (default: from the output extension).",
+        help="Video encoder, e.g. libx264, libx265, libvpx-vp9 (default: libx264, else the first "
+        "available encoder the container accepts).",
         rich_help_panel=VIDEO_PANEL,
     ),
 ]
@@ -203,7 +204,7 @@ Crf = Annotated[
         min=0,
         max=63,
         show_default=False,
-        help="Video quality: lower is better (default: the codec's).",
+        help="Video quality: lower is better (default: 18).",
         rich_help_panel=VIDEO_PANEL,
     ),
 ]
@@ -212,7 +213,7 @@ Preset = Annotated[
     typer.Option(
         "--preset",
         show_default=False,
-        help="Encoder speed preset, e.g. medium.",
+        help="Encoder speed preset (default: medium).",
         rich_help_panel=VIDEO_PANEL,
     ),
 ]
@@ -220,7 +221,7 @@ NoAudio = Annotated[
     bool,
     typer.Option(
         "--no-audio",
-        help="Drop the audio track instead of copying it.",
+        help="Drop audio and subtitle streams instead of copying them.",
         rich_help_panel=VIDEO_PANEL,
     ),
 ]

@@ -21,6 +21,9 @@ def train_autoencoder_cmd(
     blocks: int = typer.Option(4, help="Residual blocks on each side."),
     codebook_size: int = typer.Option(8192, help="Number of codes K."),
     latent_dim: int = typer.Option(3, help="Latent dimension D."),
+    vq_start: int = typer.Option(
+        1500, help="Continuous warm-up steps before the codebook is placed by k-means."
+    ),
     val_every: int = typer.Option(500, help="Validate every N steps."),
     ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
     seed: int = typer.Option(0, help="Random seed."),
@@ -38,24 +41,33 @@ def train_autoencoder_cmd(
         train_autoencoder,
     )
     from restorecli.train.data import CropConfig
+    from restorecli.train.distributed import is_main_process
 
-    cfg = AutoencoderTrainConfig(
-        data=str(data),
-        out=str(out),
-        steps=steps,
-        batch_size=batch_size,
-        crop=CropConfig(size=crop),
-        model=AutoencoderConfig(
-            latent_dim=latent_dim, codebook_size=codebook_size, channels=channels, num_blocks=blocks
-        ),
-        lr=lr,
-        val_every=val_every,
-        ckpt_every=ckpt_every,
-        seed=seed,
-        device=device,
-    )
+    try:
+        cfg = AutoencoderTrainConfig(
+            data=str(data),
+            out=str(out),
+            steps=steps,
+            batch_size=batch_size,
+            crop=CropConfig(size=crop),
+            model=AutoencoderConfig(
+                latent_dim=latent_dim,
+                codebook_size=codebook_size,
+                channels=channels,
+                num_blocks=blocks,
+            ),
+            lr=lr,
+            vq_start=vq_start,
+            val_every=val_every,
+            ckpt_every=ckpt_every,
+            seed=seed,
+            device=device,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     ckpt = train_autoencoder(cfg, resume=resume)
-    if export is not None:
+    # Under torchrun every rank gets here; one export is enough (and two would race).
+    if export is not None and is_main_process():
         export_autoencoder(ckpt, export, {})
         typer.echo(str(export))
 
@@ -91,30 +103,34 @@ def train_denoiser_cmd(
     from restorecli.models import UNetConfig
     from restorecli.train.data import CropConfig
     from restorecli.train.denoiser import DenoiserTrainConfig, export_denoiser, train_denoiser
+    from restorecli.train.distributed import is_main_process
 
     if init not in INIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(INIT_MODES)}", param_hint="--init")
-    cfg = DenoiserTrainConfig(
-        data=str(data),
-        out=str(out),
-        task=task,
-        autoencoder=str(autoencoder),
-        init=init,
-        lam=lam,
-        kappa=kappa,
-        steps=steps,
-        batch_size=batch_size,
-        crop=CropConfig(size=crop),
-        model=UNetConfig(channels=channels),
-        lr=lr,
-        val_dir=str(val_dir) if val_dir else None,
-        val_every=val_every,
-        ckpt_every=ckpt_every,
-        seed=seed,
-        device=device,
-    )
+    try:
+        cfg = DenoiserTrainConfig(
+            data=str(data),
+            out=str(out),
+            task=task,
+            autoencoder=str(autoencoder),
+            init=init,
+            lam=lam,
+            kappa=kappa,
+            steps=steps,
+            batch_size=batch_size,
+            crop=CropConfig(size=crop),
+            model=UNetConfig(channels=channels),
+            lr=lr,
+            val_dir=str(val_dir) if val_dir else None,
+            val_every=val_every,
+            ckpt_every=ckpt_every,
+            seed=seed,
+            device=device,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     ckpt = train_denoiser(cfg, resume=resume)
-    if export is not None:
+    if export is not None and is_main_process():
         export_denoiser(ckpt, export)
         typer.echo(str(export))
 
@@ -134,9 +150,11 @@ def verify_corpus_cmd(
         typer.echo(f"missing: {name}", err=True)
     for name in report.mismatched:
         typer.echo(f"sha256 differs: {name}", err=True)
+    for name in report.extra:
+        typer.echo(f"not in the manifest: {name}", err=True)
     typer.echo(
         f"{report.checked} files checked, {len(report.missing)} missing, "
-        f"{len(report.mismatched)} differ"
+        f"{len(report.mismatched)} differ, {len(report.extra)} not in the manifest"
     )
     if not report.ok:
         raise typer.Exit(1)

@@ -76,7 +76,7 @@ class Decoder(nn.Module):
 class AutoencoderOutput:
     recon: torch.Tensor
     z_e: torch.Tensor
-    quant: QuantizeResult
+    quant: QuantizeResult | None  # None when quantization was skipped
 
 
 class VQAutoencoder(nn.Module):
@@ -114,7 +114,10 @@ class VQAutoencoder(nn.Module):
         """Latent B x D x h x w -> image B x 3 x 4h x 4w (roughly in [-1, 1]; not clamped)."""
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
+    def forward(self, x: torch.Tensor, quantize: bool = True) -> AutoencoderOutput:
+        """Reconstruct x; ``quantize=False`` decodes z_e directly (continuous warm-up)."""
         z_e = self.encode(x)
+        if not quantize:
+            return AutoencoderOutput(self.decode(z_e), z_e, None)
         quant = self.quantizer(z_e)
         return AutoencoderOutput(self.decode(quant.z_q), z_e, quant)

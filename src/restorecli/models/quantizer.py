@@ -131,6 +131,34 @@ class VectorQuantizer(nn.Module):
         self.initialized.fill_(True)
 
     @torch.no_grad()
+    def init_from_samples(self, samples: torch.Tensor, iters: int = 20, seed: int = 0) -> None:
+        """Place the codes by k-means (Lloyd's algorithm) on N x D encoder outputs.
+
+        Used when quantization starts after a continuous warm-up: codes seeded this way cover
+        the latent distribution, so all K are used from the first quantized step. Assignment
+        uses a k-d tree (scipy's kmeans2 does a dense N x K search: minutes for K = 8192).
+        """
+        data = samples.detach().double().cpu().numpy()
+        rng = np.random.default_rng(seed)
+        replace = len(data) < self.codebook_size
+        centers = data[rng.choice(len(data), self.codebook_size, replace=replace)]
+        for _ in range(iters):
+            _, assign = cKDTree(centers).query(data, workers=-1)
+            counts = np.bincount(assign, minlength=self.codebook_size)
+            sums = np.zeros_like(centers)
+            np.add.at(sums, assign, data)
+            empty = counts == 0
+            centers[~empty] = sums[~empty] / counts[~empty, None]
+            # Empty clusters restart at random samples, as dead codes do during training.
+            centers[empty] = data[rng.choice(len(data), int(empty.sum()))]
+        init = torch.from_numpy(centers).to(self.codebook)
+        self._sync(init)
+        self.codebook.copy_(init)
+        self.ema_sum.copy_(init)
+        self.ema_count.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
     def _ema_update(self, flat: torch.Tensor, idx: torch.Tensor) -> None:
         counts = torch.bincount(idx, minlength=self.codebook_size).float()
         sums = torch.zeros_like(self.ema_sum).index_add_(0, idx, flat)

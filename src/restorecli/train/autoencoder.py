@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from rich.console import Console
 from torch.nn import functional as F
@@ -21,17 +22,21 @@ from restorecli.train.data import CropConfig, PhotoCrops
 from restorecli.train.distributed import all_mean, cleanup_distributed, init_distributed
 from restorecli.train.loop import (
     MetricsLog,
+    check_counts,
     corpus_fingerprint,
     lr_at,
     make_progress,
     psnr,
     seed_everything,
     to_tensor,
+    write_text_atomic,
 )
 
 
 @dataclass
 class AutoencoderTrainConfig:
+    """Options of one autoencoder run (saved as ``OUT/config.json``)."""
+
     data: str
     out: str
     steps: int = 20000
@@ -41,6 +46,10 @@ class AutoencoderTrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     commit_weight: float = 0.25
+    # Continuous warm-up: decode z_e directly for this many steps, then place the codes by
+    # k-means on encoder outputs and quantize from there on (all K codes start in use).
+    vq_start: int = 1500
+    kmeans_batches: int = 48
     ema_decay: float = 0.999
     log_every: int = 25
     val_every: int = 500
@@ -51,15 +60,26 @@ class AutoencoderTrainConfig:
     device: str = "auto"
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        check_counts(self, "steps", "batch_size", "log_every", "val_every", "ckpt_every")
+        check_counts(self, "val_crops")
+        stride = self.model.stride
+        for name, size in (("crop size", self.crop.size), ("val_size", self.val_size)):
+            if size < stride or size % stride:
+                raise ValueError(f"{name} must be a positive multiple of {stride}, got {size}")
+
 
 @torch.no_grad()
 def validate(model: VQAutoencoder, crops: torch.Tensor, batch: int = 4) -> dict[str, float]:
-    """PSNR of quantized reconstructions on fixed held-out crops, and codebook usage."""
+    """PSNR of reconstructions on fixed held-out crops (quantized once the codebook is placed),
+    and codebook usage."""
     model.eval()
+    quantized = bool(model.quantizer.initialized)
     scores, used = [], set()
     for i in range(0, crops.shape[0], batch):
         x = crops[i : i + batch]
-        z_q, idx = model.quantize(model.encode(x))
+        z_e = model.encode(x)
+        z_q, idx = model.quantize(z_e) if quantized else (z_e, z_e.new_zeros(0, dtype=torch.long))
         recon = model.decode(z_q).clamp(-1, 1)
         scores.append(psnr((recon + 1) / 2, (x + 1) / 2))
         used.update(idx.unique().tolist())
@@ -92,9 +112,11 @@ def train_autoencoder(cfg: AutoencoderTrainConfig, *, resume: bool = True) -> Pa
         info = load_checkpoint(ckpt, model=model, ema=ema, optimizer=opt)
         console.log(f"resumed from {ckpt} at step {info['step']}")
         rng = seed_everything(cfg.seed + info["step"], dist.rank)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     net = DistributedDataParallel(model) if dist.world_size > 1 else model
     log = MetricsLog(out / "metrics.jsonl", enabled=dist.is_main)
+    if dist.is_main:
+        write_text_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2))
+        log.truncate_after(info["step"])
 
     step, wall0, t_last, crops_last = info["step"], info["wall_time"], time.time(), 0
     start = time.time()
@@ -107,9 +129,14 @@ def train_autoencoder(cfg: AutoencoderTrainConfig, *, resume: bool = True) -> Pa
                 group["lr"] = lr
             x = to_tensor(train_set.batch(cfg.batch_size, rng), device)
             x = x.contiguous(memory_format=torch.channels_last)
-            result = net(x)
+            quantize = step >= cfg.vq_start
+            if quantize and not bool(model.quantizer.initialized):
+                place_codes(model, train_set, rng, cfg, device)
+                console.log(f"step {step}: codebook placed by k-means, quantizing from now on")
+            result = net(x, quantize=quantize)
             rec = F.l1_loss(result.recon, x) + F.mse_loss(result.recon, x)
-            loss = rec + cfg.commit_weight * result.quant.commit_loss
+            commit = result.quant.commit_loss if result.quant is not None else rec.new_zeros(())
+            loss = rec + cfg.commit_weight * commit
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -119,20 +146,21 @@ def train_autoencoder(cfg: AutoencoderTrainConfig, *, resume: bool = True) -> Pa
             crops_last += cfg.batch_size * dist.world_size
             if step % cfg.log_every == 0 or step == cfg.steps:
                 now = time.time()
-                rate = crops_last / (now - t_last)
+                rate = crops_last / max(now - t_last, 1e-6)
                 t_last, crops_last = now, 0
                 rec_mean = all_mean(float(rec.detach()), dist)
+                ppl = float(result.quant.perplexity) if result.quant is not None else 0.0
                 log.write(
                     {
                         "step": step,
                         "loss": rec_mean,
-                        "commit": float(result.quant.commit_loss.detach()),
-                        "perplexity": float(result.quant.perplexity),
+                        "commit": float(commit.detach()),
+                        "perplexity": ppl,
                         "lr": lr,
                         "crops_per_s": rate,
                     }
                 )
-                status = f"loss {rec_mean:.4f} ppl {float(result.quant.perplexity):.0f} {rate:.1f} crops/s"
+                status = f"loss {rec_mean:.4f} ppl {ppl:.0f} {rate:.1f} crops/s"
                 bar.update(task, completed=step, status=status)
                 if not sys.stderr.isatty() and dist.is_main:
                     console.log(f"step {step} {status}")
@@ -152,12 +180,29 @@ def train_autoencoder(cfg: AutoencoderTrainConfig, *, resume: bool = True) -> Pa
     return ckpt
 
 
+@torch.no_grad()
+def place_codes(
+    model: VQAutoencoder,
+    crops: PhotoCrops,
+    rng: np.random.Generator,
+    cfg: AutoencoderTrainConfig,
+    device: torch.device,
+) -> None:
+    """k-means the codebook onto encoder outputs of fresh training crops."""
+    samples = []
+    for _ in range(cfg.kmeans_batches):
+        x = to_tensor(crops.batch(cfg.batch_size, rng), device)
+        z = model.encode(x.contiguous(memory_format=torch.channels_last))
+        samples.append(z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]).float())
+    model.quantizer.init_from_samples(torch.cat(samples), seed=cfg.seed)
+
+
 def export_autoencoder(checkpoint: Path, dest: Path, metadata: dict[str, str]) -> Path:
     """Write the EMA weights of a checkpoint as a fp16 inference file."""
     model = VQAutoencoder(_config_from_run(checkpoint))
     ema = VQAutoencoder(model.config)
     info = load_checkpoint(checkpoint, model=model, ema=ema, optimizer=None)
-    meta = {"training": json.dumps(info), **metadata}
+    meta = {"restorecli.training": json.dumps(info), **metadata}
     return save_model(ema, dest, dtype=torch.float16, metadata=meta, inference_only=True)
 
 

@@ -15,6 +15,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from restorecli.errors import WeightsError
+
 
 def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
     sd = opt.state_dict()
@@ -55,6 +57,9 @@ def save_checkpoint(
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         save_file(tensors, str(tmp), metadata=meta)
+        # On disk before the rename: after a power cut the name holds the old or the new file.
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -67,19 +72,35 @@ def load_checkpoint(
     ema: torch.nn.Module | None,
     optimizer: torch.optim.Optimizer | None,
 ) -> dict[str, Any]:
-    """Restore states in place; returns the ``info`` dict saved with the checkpoint."""
+    """Restore states in place; returns the ``info`` dict saved with the checkpoint.
+
+    Raises ``WeightsError`` when the file is not a checkpoint or holds another model's shapes
+    (e.g. a run resumed with different model options).
+    """
     groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "ema": {}, "optim": {}}
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-            prefix, rest = key.split(".", 1)
-            groups[prefix][rest if prefix != "optim" else key] = f.get_tensor(key)
-    model.load_state_dict(groups["model"])
-    if ema is not None and groups["ema"]:
-        ema.load_state_dict(groups["ema"])
-    if optimizer is not None and groups["optim"]:
-        optimizer.load_state_dict(_unflatten_optimizer(groups["optim"], meta["param_groups"]))
-    return json.loads(meta["info"])
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                prefix, _, rest = key.partition(".")
+                if prefix not in groups:
+                    raise ValueError(f"unexpected tensor {key!r}")
+                groups[prefix][rest if prefix != "optim" else key] = f.get_tensor(key)
+        info = json.loads(meta["info"])
+    except Exception as exc:  # safetensors raises several types for bad files
+        raise WeightsError(f"{path}: not a restorecli training checkpoint ({exc})") from exc
+    try:
+        model.load_state_dict(groups["model"])
+        if ema is not None and groups["ema"]:
+            ema.load_state_dict(groups["ema"])
+        if optimizer is not None and groups["optim"]:
+            optimizer.load_state_dict(_unflatten_optimizer(groups["optim"], meta["param_groups"]))
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise WeightsError(
+            f"{path} was written for a different model configuration; "
+            "train into a new folder or pass the run's original options"
+        ) from exc
+    return info
 
 
 @torch.no_grad()

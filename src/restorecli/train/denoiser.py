@@ -22,10 +22,11 @@ from rich.console import Console
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from restorecli.degrade import degrade
+from restorecli.degrade import TASKS, degrade
 from restorecli.device import select_device
 from restorecli.diffusion import ResShiftSchedule
-from restorecli.init_state import code_neighbors, initial_state
+from restorecli.errors import InputNotFoundError, UnsupportedInputError
+from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
 from restorecli.models import LatentUNet, UNetConfig, VQAutoencoder, load_model, save_model
 from restorecli.pipeline import RestoreConfig, Restorer
 from restorecli.train.checkpoint import ema_update, load_checkpoint, save_checkpoint
@@ -33,17 +34,21 @@ from restorecli.train.data import CropConfig, PhotoCrops, list_images, load_rgb
 from restorecli.train.distributed import all_mean, cleanup_distributed, init_distributed
 from restorecli.train.loop import (
     MetricsLog,
+    check_counts,
     corpus_fingerprint,
     lr_at,
     make_progress,
     psnr,
     seed_everything,
     to_tensor,
+    write_text_atomic,
 )
 
 
 @dataclass
 class DenoiserTrainConfig:
+    """Options of one denoiser run (saved as ``OUT/config.json``)."""
+
     data: str
     out: str
     task: str
@@ -68,8 +73,28 @@ class DenoiserTrainConfig:
     device: str = "auto"
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}: use one of {', '.join(TASKS)}")
+        if self.init not in INIT_MODES:
+            raise ValueError(f"unknown init {self.init!r}: use one of {', '.join(INIT_MODES)}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"lam must be in [0, 1], got {self.lam}")
+        if not self.kappa > 0:
+            raise ValueError(f"kappa must be > 0, got {self.kappa}")
+        check_counts(self, "steps", "batch_size", "log_every", "val_every", "ckpt_every")
+        check_counts(self, "val_images", "val_size", "sample_steps")
+        # Latents are 1/4 of the crop and the UNet halves them (size_multiple - 1) times.
+        multiple = 4 * self.model.size_multiple
+        if self.crop.size < multiple or self.crop.size % multiple:
+            raise ValueError(
+                f"crop size must be a positive multiple of {multiple} for this model, "
+                f"got {self.crop.size}"
+            )
+
 
 def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -77,14 +102,27 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def validation_pairs(cfg: DenoiserTrainConfig, held_out: PhotoCrops) -> list[tuple[np.ndarray, np.ndarray]]:
+def validation_pairs(
+    cfg: DenoiserTrainConfig, held_out: PhotoCrops
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(degraded, clean) float images: from ``val_dir`` or made from held-out photos."""
     if cfg.val_dir:
         root = Path(cfg.val_dir)
+        inputs = list_images(root / "input")[: cfg.val_images]
+        if not inputs:
+            raise InputNotFoundError(f"no images under {root / 'input'} (--val-dir)")
         pairs = []
-        for p in list_images(root / "input")[: cfg.val_images]:
+        for p in inputs:
             target = root / "target" / p.name
-            pairs.append((load_rgb(p).astype(np.float32) / 255, load_rgb(target).astype(np.float32) / 255))
+            if not target.is_file():
+                raise InputNotFoundError(f"{p.name} has no target {target} (--val-dir)")
+            degraded, clean = load_rgb(p), load_rgb(target)
+            if degraded.shape != clean.shape:
+                raise UnsupportedInputError(
+                    f"{p.name}: input {degraded.shape[1]}x{degraded.shape[0]} and target "
+                    f"{clean.shape[1]}x{clean.shape[0]} differ in size (--val-dir)"
+                )
+            pairs.append((degraded.astype(np.float32) / 255, clean.astype(np.float32) / 255))
         return pairs
     crops = held_out.fixed_crops(cfg.val_images, cfg.val_size, seed=cfg.seed)
     return [
@@ -95,6 +133,7 @@ def validation_pairs(cfg: DenoiserTrainConfig, held_out: PhotoCrops) -> list[tup
 
 @torch.no_grad()
 def validate(restorer: Restorer, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """PSNR/SSIM of the restored images (and PSNR of the inputs) against the clean ones."""
     from restorecli.evaluate.metrics import ssim  # metrics live with the evaluation tools
 
     out_psnr, in_psnr, out_ssim = [], [], []
@@ -112,6 +151,7 @@ def validate(restorer: Restorer, pairs: list[tuple[np.ndarray, np.ndarray]]) -> 
 
 
 def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
+    """Run (or resume) training; returns the path of the last checkpoint."""
     device = select_device(cfg.device)
     dist = init_distributed(device)
     if device.type == "cuda":
@@ -124,9 +164,11 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     ae: VQAutoencoder = load_model(cfg.autoencoder, device=device, kind="autoencoder")  # type: ignore[assignment]
     ae.requires_grad_(False)
     codebook = ae.codebook.float()
-    from restorecli.geometry import load_or_build
+    centers = radii = None
+    if cfg.init in ("chebyshev", "auto"):  # the other states need no table (slow for large K)
+        from restorecli.geometry import load_or_build
 
-    centers, radii = load_or_build(codebook)
+        centers, radii = load_or_build(codebook)
     neighbors = code_neighbors(codebook) if cfg.init == "auto" else None
     schedule = ResShiftSchedule(steps=cfg.sample_steps, kappa=cfg.kappa)
 
@@ -144,9 +186,11 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
         info = load_checkpoint(ckpt, model=model, ema=ema, optimizer=opt)
         console.log(f"resumed from {ckpt} at step {info['step']}")
         rng = seed_everything(cfg.seed + info["step"], dist.rank)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     net = DistributedDataParallel(model) if dist.world_size > 1 else model
     log = MetricsLog(out / "metrics.jsonl", enabled=dist.is_main)
+    if dist.is_main:
+        write_text_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2))
+        log.truncate_after(info["step"])
     ae_sha = sha256_file(cfg.autoencoder)
 
     step, wall0, t_last, crops_last = info["step"], info["wall_time"], time.time(), 0
@@ -166,8 +210,14 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
                 z_e = ae.encode(degraded)
                 idx = ae.quantizer.nearest(z_e)
                 y0 = initial_state(
-                    cfg.init, z_e, idx, codebook, centers=centers, radii=radii,
-                    lam=cfg.lam, neighbors=neighbors,
+                    cfg.init,
+                    z_e,
+                    idx,
+                    codebook,
+                    centers=centers,
+                    radii=radii,
+                    lam=cfg.lam,
+                    neighbors=neighbors,
                 )
                 eta = schedule.sample_training_eta(cfg.batch_size, device=device)
                 x_t = schedule.q_sample(x0, y0, eta, torch.randn_like(x0))
@@ -182,7 +232,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
             crops_last += cfg.batch_size * dist.world_size
             if step % cfg.log_every == 0 or step == cfg.steps:
                 now = time.time()
-                rate = crops_last / (now - t_last)
+                rate = crops_last / max(now - t_last, 1e-6)
                 t_last, crops_last = now, 0
                 loss_mean = all_mean(float(loss.detach()), dist)
                 log.write({"step": step, "loss": loss_mean, "lr": lr, "crops_per_s": rate})
@@ -192,8 +242,12 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
                     console.log(f"step {step} {status}")
             if dist.is_main and (step % cfg.val_every == 0 or step == cfg.steps):
                 restorer = Restorer(
-                    ae, ema, config=RestoreConfig(init=cfg.init, lam=cfg.lam, steps=cfg.sample_steps),
-                    device=device, task=cfg.task, train_kappa=cfg.kappa,
+                    ae,
+                    ema,
+                    config=RestoreConfig(init=cfg.init, lam=cfg.lam, steps=cfg.sample_steps),
+                    device=device,
+                    task=cfg.task,
+                    train_kappa=cfg.kappa,
                 )
                 metrics = validate(restorer, pairs)
                 log.write({"step": step, **metrics})

@@ -11,6 +11,8 @@ import torch.distributed as dist
 
 @dataclass
 class DistInfo:
+    """This process's place in the job (a single process is rank 0 of 1)."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
@@ -34,8 +36,19 @@ def init_distributed(device: torch.device) -> DistInfo:
 
 
 def cleanup_distributed() -> None:
+    """Wait for every rank, then leave the process group (a no-op for a single process).
+
+    The barrier makes every rank return only once rank 0 has written its last checkpoint, so
+    code after training (an export) never reads a stale or missing file.
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
+
+
+def is_main_process() -> bool:
+    """True unless torchrun started this process as a rank other than 0 (works after cleanup)."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def all_mean(value: float, info: DistInfo) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,14 @@ def lr_at(step: int, base: float, total: int, warmup: int = 200, floor: float = 
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def check_counts(cfg: object, *names: str) -> None:
+    """Raise ValueError unless every named field of ``cfg`` is >= 1."""
+    for name in names:
+        value = getattr(cfg, name)
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """Mean PSNR in dB of images in [0, 1] (per image, then averaged)."""
     mse = (a.float() - b.float()).pow(2).flatten(1).mean(1).clamp_min(1e-12)
@@ -36,8 +45,19 @@ def corpus_fingerprint(root: str | Path) -> str:
     manifest = root / "manifest.csv"
     if manifest.is_file():
         return hashlib.sha256(manifest.read_bytes()).hexdigest()
-    names = "\n".join(sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()))
+    files = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    names = "\n".join(sorted(files))
     return hashlib.sha256(names.encode()).hexdigest()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` via a temp file in the same folder (never half-written)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class MetricsLog:
@@ -48,14 +68,34 @@ class MetricsLog:
         self.enabled = enabled
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append one record, stamped with the wall-clock time."""
         if not self.enabled:
             return
         record = {"time": round(time.time(), 3), **record}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def truncate_after(self, step: int) -> None:
+        """Drop records of steps after ``step``: a resumed run logs them again.
+
+        Records written between the last checkpoint and a crash would otherwise appear twice;
+        at step 0 (a fresh run in an old folder) the file starts empty.
+        """
+        if not self.enabled or not self.path.is_file():
+            return
+        keep = []
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            if isinstance(record, dict) and record.get("step", 0) <= step:
+                keep.append(line + "\n")
+        write_text_atomic(self.path, "".join(keep))
+
 
 def make_progress(total: int, enabled: bool) -> Progress:
+    """A rich progress bar on stderr, shown only when ``enabled`` and stderr is a terminal."""
     console = Console(stderr=True)
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -70,6 +110,7 @@ def make_progress(total: int, enabled: bool) -> Progress:
 
 
 def seed_everything(seed: int, rank: int) -> np.random.Generator:
+    """Seed torch for this rank and return the numpy generator that draws its crops."""
     torch.manual_seed(seed * 1000 + rank)
     return np.random.default_rng([seed, rank])
 

@@ -1,0 +1,51 @@
+"""Where a number comes from: the weights (name and SHA-256 of every file) and the command."""
+
+from __future__ import annotations
+
+import functools
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["command_line", "short_digests", "weights_info"]
+
+
+def weights_info(weights: str | None, task: str | None = None) -> dict[str, Any]:
+    """Name and per-role SHA-256 of the weights ``restore`` would load for these arguments.
+
+    Raises what ``restorecli.weights.resolve`` raises (ModelNotAvailableError, WeightsError).
+    """
+    from restorecli.weights import default_model_for_task, resolve
+
+    name = weights
+    if name is None:
+        if task is None:
+            raise ValueError("give weights or a task")
+        name = default_model_for_task(task)
+    resolved = resolve(name)
+    files = {
+        role: {"file": Path(path).name, "sha256": _sha256(str(Path(path).resolve()))}
+        for role, path in sorted(resolved.files.items())
+    }
+    return {"weights": name, "model": resolved.name, "files": files}
+
+
+def short_digests(info: dict[str, Any], length: int = 12) -> str:
+    """``autoencoder 1a2b3c4d5e6f, denoiser ...`` for table captions."""
+    return ", ".join(f"{role} {f['sha256'][:length]}" for role, f in info["files"].items())
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that is running, quoted for a shell (program name shortened)."""
+    args = list(sys.argv if argv is None else argv)
+    if args:
+        args[0] = Path(args[0]).name
+    return shlex.join(args)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str) -> str:
+    from restorecli.weights import sha256_file
+
+    return sha256_file(path)

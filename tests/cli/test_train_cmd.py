@@ -1,0 +1,154 @@
+"""`restore train ...` on the real command line: help, usage errors, tiny runs, corpus check."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import restorecli.train.autoencoder as ae_training
+import restorecli.train.denoiser as denoiser_training
+from restorecli.cli import app
+from restorecli.models import read_metadata
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+TINY_AE = ["--channels", "8", "--blocks", "1", "--codebook-size", "64"]
+FAST = ["--batch-size", "2", "--crop", "32", "--device", "cpu", "--val-every", "2"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["train", *args])
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(4):
+        img = (rng.random((48 + 8 * i, 64, 3)) * 255).astype(np.uint8)
+        Image.fromarray(img).save(root / f"p{i}.png")
+    return root
+
+
+@pytest.fixture
+def small_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validate on 2 crops of 32 px instead of the defaults (16 and 8 crops of 256 px).
+
+    The commands have no flags for these; the run configs they build are swapped for subclasses
+    with smaller defaults, which leaves everything the flags set untouched.
+    """
+    for module, name, fields in (
+        (ae_training, "AutoencoderTrainConfig", {"val_crops": 2, "val_size": 32}),
+        (denoiser_training, "DenoiserTrainConfig", {"val_images": 2, "val_size": 32}),
+    ):
+        base = getattr(module, name)
+        small = dataclasses.make_dataclass(
+            f"Small{name}",
+            [(k, int, dataclasses.field(default=v)) for k, v in fields.items()],
+            bases=(base,),
+        )
+        monkeypatch.setattr(module, name, small)
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for name in ("autoencoder", "denoiser", "verify-corpus"):
+        assert name in result.output
+
+
+@pytest.mark.usefixtures("small_validation")
+def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path):
+    ae = tmp_path / "w" / "autoencoder.safetensors"
+    result = run(
+        "autoencoder", str(photos), "-o", str(tmp_path / "ae"), "--steps", "2",
+        *TINY_AE, *FAST, "--export", str(ae),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(ae)
+    assert read_metadata(ae)["restorecli.kind"] == "autoencoder"
+
+    den = tmp_path / "w" / "denoiser.safetensors"
+    result = run(
+        "denoiser", str(photos), "--task", "dehaze", "--autoencoder", str(ae),
+        "-o", str(tmp_path / "den"), "--steps", "2", "--channels", "8", "--init", "zq",
+        "--kappa", "2", *FAST, "--export", str(den),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    training = json.loads(read_metadata(den)["restorecli.training"])
+    assert (training["task"], training["init"], training["kappa"]) == ("dehaze", "zq", 2.0)
+    config = json.loads((tmp_path / "den" / "config.json").read_text())
+    assert config["model"]["channels"] == 8 and config["crop"]["size"] == 32
+    assert config["val_size"] == 32  # the run used the small validation
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--init", "bogus"], "--init"),
+        (["--task", "desmog"], "unknown task"),
+        (["--lam", "2"], "lam"),
+        (["--crop", "40"], "multiple of 16"),
+    ],
+)
+def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):
+    base = {"--task": "derain", "--autoencoder": str(tmp_path / "ae.safetensors")}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    flags = [item for pair in base.items() for item in pair]
+    result = run("denoiser", str(tmp_path), "-o", str(tmp_path / "out"), *flags)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args", [["--crop", "30"], ["--steps", "0"], ["--ckpt-every", "0"]])
+def test_bad_autoencoder_options_are_usage_errors(tmp_path: Path, args):
+    result = run("autoencoder", str(tmp_path), "-o", str(tmp_path / "out"), *args)
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_without_photos_is_a_one_line_error(tmp_path: Path):
+    result = run("autoencoder", str(tmp_path / "none"), "-o", str(tmp_path / "out"), *FAST)
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("restore: error:") and "does not exist" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _manifest(root: Path, path: Path) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "sha256"])
+        for p in sorted(root.glob("*.png")):
+            writer.writerow([p.name, hashlib.sha256(p.read_bytes()).hexdigest()])
+    return path
+
+
+def test_verify_corpus_passes_and_fails(photos: Path, tmp_path: Path):
+    manifest = _manifest(photos, tmp_path / "manifest.csv")
+    result = run("verify-corpus", str(photos), "--manifest", str(manifest))
+    assert result.exit_code == 0, result.output
+    assert "4 files checked, 0 missing, 0 differ" in result.stdout
+
+    (photos / "p1.png").write_bytes(b"changed")
+    (photos / "p2.png").unlink()
+    result = run("verify-corpus", str(photos), "--manifest", str(manifest))
+    assert result.exit_code == 1
+    assert "missing: p2.png" in result.stderr and "sha256 differs: p1.png" in result.stderr
+    assert "1 missing, 1 differ" in result.stdout
+
+
+def test_verify_corpus_without_its_manifest_exits_3(photos: Path, tmp_path: Path):
+    result = run("verify-corpus", str(photos), "--manifest", str(tmp_path / "none.csv"))
+    assert result.exit_code == 3
+    assert "manifest" in result.stderr

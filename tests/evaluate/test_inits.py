@@ -1,0 +1,56 @@
+"""Initial-state comparison: train-free rows, then trained-with rows."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from restorecli.evaluate.inits import TRAIN_FREE, TRAINED, compare_inits
+from restorecli.evaluate.paired import find_pairs
+from restorecli.init_state import INIT_MODES
+
+
+@dataclasses.dataclass
+class Config:
+    init: str = "chebyshev"
+    lam: float = 0.5
+    steps: int = 4
+    seed: int | None = 0
+
+
+class Fake:
+    def __init__(self, weights):
+        self.weights, self.config, self.runs = weights, Config(), []
+
+    def restore_array(self, image: np.ndarray) -> np.ndarray:
+        self.runs.append((self.config.init, self.config.steps, self.config.lam))
+        return image
+
+
+def test_train_free_then_trained(paired_dir: Path) -> None:
+    pairs = find_pairs(paired_dir, limit=1)
+    models: dict = {}
+
+    def load(weights, precision):
+        models[weights] = Fake(weights)
+        return models[weights]
+
+    rows = compare_inits(
+        pairs, load=load, weights="base", trained={"zq": "m_zq", "chebyshev": "m_cheb"}, steps=2
+    )
+    assert [(r.kind, r.trained_with, r.weights, r.init) for r in rows] == [
+        *((TRAIN_FREE, None, "base", i) for i in INIT_MODES),
+        (TRAINED, "zq", "m_zq", "zq"),
+        (TRAINED, "chebyshev", "m_cheb", "chebyshev"),
+    ]
+    assert [i for i, _, _ in models["base"].runs] == list(INIT_MODES)
+    assert all(s == 2 and lam == 0.5 for _, s, lam in models["base"].runs)
+    assert rows[0].images == 1 and rows[0].as_dict()["kind"] == TRAIN_FREE
+
+    everything = compare_inits(
+        pairs, load=load, trained={"chebyshev": "m"}, trained_all_inits=True, train_free=False
+    )
+    assert [r.init for r in everything] == list(INIT_MODES)
+    assert all(r.trained_with == "chebyshev" for r in everything)

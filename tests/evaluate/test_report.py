@@ -1,0 +1,89 @@
+"""The results generator end to end on a tiny benchmark folder and tiny weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from restorecli.errors import OutputExistsError
+from restorecli.evaluate.report import MARKER, ResultsOptions, ResultsPlan, make_results
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+TINY_PLAN = ResultsPlan(
+    steps=(1, 2),
+    robust_seeds=2,
+    robust_images=1,
+    severities=(0.0, 1.0),
+    level_images=1,
+    bench_sizes=((32, 32),),
+    bench_steps=(1,),
+    bench_repeats=1,
+    sheet_images=1,
+    sheet_side=64,
+)
+
+
+@pytest.fixture
+def bench_root(tmp_path: Path, make_pairs) -> Path:
+    root = tmp_path / "bench"
+    make_pairs(root / "Rain100H_MSPFN", n=2)
+    kodak = root / "Noise_clean_Kodak24_FFDNet" / "target"
+    kodak.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in (1, 2):
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(
+            kodak / f"kodim{i:02d}.png"
+        )
+    return root
+
+
+def test_make_results(bench_root: Path, tiny_weights: Path, tmp_path: Path) -> None:
+    out = tmp_path / "docs" / "results.md"
+    options = ResultsOptions(
+        data=bench_root,
+        out=out,
+        weights={"derain": str(tiny_weights), "dehaze": str(tiny_weights)},
+        limit=1,
+        plan=TINY_PLAN,
+        device="cpu",
+        command="python benchmarks/make_results.py --quick",
+    )
+    messages: list[str] = []
+    assert make_results(options, log=messages.append) == out
+    text = out.read_text()
+    assert text.startswith(MARKER)
+    assert "python benchmarks/make_results.py --quick" in text
+    for heading in (
+        "### derain: default settings",
+        "### derain: initial states",
+        "### derain: diffusion steps",
+        "### derain: robustness to the sampling seed",
+        "### derain: PSNR against severity",
+        "### dehaze: default settings",
+        "### Speed (derain model)",
+    ):
+        assert heading in text
+    from restorecli.weights import sha256_file
+
+    assert sha256_file(tiny_weights / "denoiser.safetensors") in text
+    assert "restore eval --task derain" in text and "restore bench --task derain" in text
+    assert "restore degrade dehaze KODAK24 -o PAIRS --pairs --seed 0" in text
+    assert "| nan |" not in text
+    for name in ("derain_sheet.png", "derain_levels.png", "dehaze_sheet.png", "dehaze_levels.png"):
+        assert (out.parent / "results" / name).is_file()
+        assert f"(results/{name})" in text
+    assert messages and messages[-1].startswith("bench")
+
+    # Regenerating its own file is fine; a file it did not write is refused.
+    options.bench = False
+    make_results(options)
+    foreign = tmp_path / "mine.md"
+    foreign.write_text("my notes")
+    options.out = foreign
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        make_results(options)
+    assert foreign.read_text() == "my notes"

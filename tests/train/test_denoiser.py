@@ -1,0 +1,154 @@
+"""Denoiser training on a tiny folder with a tiny frozen autoencoder; export and inference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+from restorecli.errors import InputNotFoundError, UnsupportedInputError
+from restorecli.models import LatentUNet, UNetConfig, load_model, read_metadata, save_model
+from restorecli.pipeline import Restorer
+from restorecli.train.data import CropConfig
+from restorecli.train.denoiser import (
+    DenoiserTrainConfig,
+    export_denoiser,
+    sha256_file,
+    train_denoiser,
+)
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+TINY_UNET = UNetConfig(channels=8, channel_mults=(1, 2), blocks_per_level=1, emb_dim=16)
+
+
+@pytest.fixture(scope="module")
+def autoencoder_file(make_tiny_models, tmp_path_factory) -> Path:
+    """A tiny autoencoder exported the way training exports it (fp16, inference tensors only)."""
+    ae, _ = make_tiny_models()
+    path = tmp_path_factory.mktemp("ae") / "autoencoder.safetensors"
+    return save_model(ae, path, dtype=torch.float16, inference_only=True)
+
+
+def _config(data: Path, out: Path, autoencoder: Path, **overrides) -> DenoiserTrainConfig:
+    options = {
+        "task": "derain",
+        "steps": 3,
+        "batch_size": 2,
+        "crop": CropConfig(size=32),
+        "model": TINY_UNET,
+        "log_every": 1,
+        "val_every": 3,
+        "ckpt_every": 3,
+        "val_images": 2,
+        "val_size": 32,
+        "sample_steps": 2,
+        "device": "cpu",
+        "progress": False,
+        **overrides,
+    }
+    return DenoiserTrainConfig(
+        data=str(data), out=str(out), autoencoder=str(autoencoder), **options
+    )
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("init", ["chebyshev", "zq"])
+def test_training_logs_loss_and_validation(photos, autoencoder_file, tmp_path, init):
+    run = tmp_path / "run"
+    ckpt = train_denoiser(_config(photos, run, autoencoder_file, init=init))
+    records = _records(run)
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"]) and r["loss"] >= 0 for r in records if "loss" in r)
+    (val,) = [r for r in records if "val_psnr" in r]
+    assert val["step"] == 3
+    assert 0 < val["val_psnr"] < 100 and -1 <= val["val_ssim"] <= 1
+    assert 0 < val["val_input_psnr"] < 100
+    with safe_open(str(ckpt), framework="pt") as f:
+        info = json.loads(f.metadata()["info"])
+    assert info["step"] == 3 and info["autoencoder_sha256"] == sha256_file(autoencoder_file)
+    assert json.loads((run / "config.json").read_text())["init"] == init
+
+
+def test_resume_and_export_then_restore_with_the_pair(photos, autoencoder_file, tmp_path):
+    run = tmp_path / "run"
+    train_denoiser(_config(photos, run, autoencoder_file, steps=2, kappa=0.5, init="lerp"))
+    ckpt = train_denoiser(_config(photos, run, autoencoder_file, steps=4, kappa=0.5, init="lerp"))
+    assert [r["step"] for r in _records(run) if "loss" in r] == [1, 2, 3, 4]
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "autoencoder.safetensors").write_bytes(autoencoder_file.read_bytes())
+    dest = export_denoiser(ckpt, weights / "denoiser.safetensors")
+    meta = read_metadata(dest)
+    assert meta["restorecli.kind"] == "denoiser"
+    training = json.loads(meta["restorecli.training"])
+    assert training["task"] == "derain" and training["init"] == "lerp"
+    assert training["kappa"] == 0.5 and training["lam"] == 0.5 and training["step"] == 4
+    with safe_open(str(dest), framework="pt") as f:
+        assert f.get_tensor("out.weight").dtype == torch.float16
+    unet = load_model(dest, kind="denoiser")
+    assert isinstance(unet, LatentUNet) and unet.config == TINY_UNET
+
+    restorer = Restorer.from_pretrained(weights, device="cpu")
+    assert restorer.task == "derain" and restorer.train_kappa == 0.5
+    image = np.random.default_rng(0).random((40, 36, 3), dtype=np.float32)
+    out = restorer.restore_array(image)
+    assert out.shape == image.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def _paired(root: Path, *, same: bool) -> Path:
+    rng = np.random.default_rng(1)
+    for sub in ("input", "target"):
+        (root / sub).mkdir(parents=True)
+    for name in ("a.png", "b.png"):
+        clean = (rng.random((32, 40, 3)) * 255).astype(np.uint8)
+        noisy = clean if same else (255 - clean)
+        Image.fromarray(clean).save(root / "target" / name)
+        Image.fromarray(noisy).save(root / "input" / name)
+    return root
+
+
+def test_validation_uses_the_paired_folder(photos, autoencoder_file, tmp_path):
+    val_dir = _paired(tmp_path / "pairs", same=True)
+    run = tmp_path / "run"
+    train_denoiser(_config(photos, run, autoencoder_file, steps=1, val_dir=str(val_dir)))
+    (val,) = [r for r in _records(run) if "val_psnr" in r]
+    assert val["val_input_psnr"] > 100  # input == target: the inputs are perfect
+
+
+def test_a_paired_folder_must_pair_up(photos, autoencoder_file, tmp_path):
+    val_dir = _paired(tmp_path / "pairs", same=False)
+    cfg = _config(photos, tmp_path / "run", autoencoder_file, steps=1, val_dir=str(val_dir))
+    Image.new("RGB", (8, 8)).save(val_dir / "target" / "a.png")
+    with pytest.raises(UnsupportedInputError, match="differ in size"):
+        train_denoiser(cfg)
+    (val_dir / "target" / "a.png").unlink()
+    with pytest.raises(InputNotFoundError, match=r"a\.png has no target"):
+        train_denoiser(cfg)
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"task": "desmog"}, "unknown task"),
+        ({"init": "middle"}, "unknown init"),
+        ({"lam": 1.5}, "lam"),
+        ({"kappa": 0.0}, "kappa"),
+        ({"crop": CropConfig(size=36)}, "multiple of 8"),  # latents 9 px: the UNet halves them
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_bad_options_fail_before_training(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _config(tmp_path, tmp_path / "run", tmp_path / "ae.safetensors", **overrides)
