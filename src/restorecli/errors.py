@@ -83,3 +83,4 @@ EXIT_FAILURES = 1  # batch finished but some files failed
 EXIT_USAGE = 2  # bad command-line usage (Typer/Click's own code)
 EXIT_INTERNAL = 70  # unexpected internal error (a bug): EX_SOFTWARE from sysexits.h
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells expect (128 + SIGINT)
+EXIT_BROKEN_PIPE = 141  # stdout closed by its reader (128 + SIGPIPE)

@@ -38,9 +38,7 @@ import typer
 from typer.core import TyperGroup
 
 from restorecli import __version__
-from restorecli.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, RestoreError
-
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
+from restorecli.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, RestoreError
 
 DEBUG_KEY = "restore.debug"
 
