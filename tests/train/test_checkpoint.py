@@ -157,3 +157,24 @@ def test_ema_update_averages_parameters_and_copies_buffers():
     ema_update(ema, model, decay=0.75)
     torch.testing.assert_close(ema.weight.data, torch.full((3,), 0.75 * 1.5 + 0.25 * 3.0))
     assert model.weight.data.eq(3.0).all()  # the source is untouched
+
+
+def test_slim_checkpoint_drops_optimizer_state_and_still_resumes(tmp_path) -> None:
+    from restorecli.train.checkpoint import slim_checkpoint
+
+    torch.manual_seed(0)
+    model, ema = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    full = tmp_path / "full.safetensors"
+    checkpoint.save_checkpoint(full, model=model, ema=ema, optimizer=opt, info={"step": 7})
+    slim = slim_checkpoint(full, tmp_path / "slim.safetensors")
+    with safe_open(str(slim), framework="pt") as f:
+        assert not [k for k in f.keys() if k.startswith("optim.")]  # noqa: SIM118
+    fresh, fresh_ema = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    fresh_opt = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    info = checkpoint.load_checkpoint(slim, model=fresh, ema=fresh_ema, optimizer=fresh_opt)
+    assert info["step"] == 7
+    assert torch.equal(fresh.weight, model.weight) and torch.equal(fresh_ema.bias, ema.bias)
+    assert fresh_opt.state_dict()["state"] == {}

@@ -33,7 +33,9 @@ def write(tmp_path: Path, models: dict, defaults: dict | None = None) -> Path:
 def test_top_level_weights_toml_is_the_packaged_registry():
     top = REPO_ROOT / "weights.toml"
     assert top.exists(), "the issue requires weights.toml at the repository top level"
-    assert top.resolve() == builtin_registry_path()
+    assert top.resolve() == REPO_ROOT / "src" / "restorecli" / "data" / "weights.toml"
+    # Installed editable or not, the package reads the same registry.
+    assert builtin_registry_path().read_bytes() == top.read_bytes()
 
 
 def test_shipped_registry_is_valid_and_its_bundled_files_match():

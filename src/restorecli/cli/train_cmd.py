@@ -160,5 +160,30 @@ def verify_corpus_cmd(
         raise typer.Exit(1)
 
 
+@train_app.command("snapshot")
+def snapshot_cmd(
+    run: Path = typer.Argument(..., help="Run folder with checkpoint.safetensors."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the snapshot into."),
+) -> None:
+    """Copy a run's progress without optimizer state: checkpoint, config and metrics.
+
+    Training resumes from the snapshot folder like from the run itself (pass it as --out).
+    """
+    import shutil
+
+    from restorecli.errors import InputNotFoundError
+    from restorecli.train.checkpoint import slim_checkpoint
+
+    ckpt = run / "checkpoint.safetensors"
+    if not ckpt.is_file():
+        raise InputNotFoundError(f"no checkpoint.safetensors in {run}")
+    out.mkdir(parents=True, exist_ok=True)
+    slim_checkpoint(ckpt, out / "checkpoint.safetensors")
+    for name in ("config.json", "metrics.jsonl"):
+        if (run / name).is_file():
+            shutil.copyfile(run / name, out / name)
+    typer.echo(str(out))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")
