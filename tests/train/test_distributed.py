@@ -51,7 +51,7 @@ def test_is_main_process_follows_the_rank_torchrun_sets(monkeypatch):
 WORKER = """
 import os, sys
 from safetensors.torch import save_file
-import restorecli.train.autoencoder as training
+import restorecli.train.run as training
 from restorecli.cli import main
 
 seen = {}

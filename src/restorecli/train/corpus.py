@@ -8,12 +8,12 @@ the manifest does not list count as differences too: training would pick them up
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from restorecli.errors import InputNotFoundError, UnsupportedInputError
 from restorecli.train.data import list_images
+from restorecli.weights import sha256_file
 
 
 @dataclass
@@ -28,14 +28,6 @@ class CorpusReport:
     @property
     def ok(self) -> bool:
         return not self.missing and not self.mismatched and not self.extra
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_corpus(root: str | Path, manifest: str | Path) -> CorpusReport:
@@ -61,7 +53,7 @@ def verify_corpus(root: str | Path, manifest: str | Path) -> CorpusReport:
             report.checked += 1
             if not path.is_file():
                 report.missing.append(row["file"])
-            elif _sha256(path) != row["sha256"]:
+            elif sha256_file(path) != row["sha256"]:
                 report.mismatched.append(row["file"])
     report.extra = [
         rel for p in list_images(root) if (rel := p.relative_to(root).as_posix()) not in listed

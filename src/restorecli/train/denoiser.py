@@ -8,41 +8,29 @@ level, form ``x_t`` by the forward process and regress the network's prediction 
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
-import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
 from torch.nn import functional as F
-from torch.nn.parallel import DistributedDataParallel
 
 from restorecli.degrade import TASKS, degrade
-from restorecli.device import select_device
 from restorecli.diffusion import ResShiftSchedule
 from restorecli.errors import InputNotFoundError, UnsupportedInputError
 from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
 from restorecli.models import LatentUNet, UNetConfig, VQAutoencoder, load_model, save_model
 from restorecli.pipeline import RestoreConfig, Restorer
-from restorecli.train.checkpoint import ema_update, load_checkpoint, save_checkpoint
+from restorecli.train.checkpoint import load_checkpoint
 from restorecli.train.data import CropConfig, PhotoCrops, list_images, load_rgb
-from restorecli.train.distributed import all_mean, cleanup_distributed, init_distributed
 from restorecli.train.loop import (
-    MetricsLog,
     check_counts,
-    corpus_fingerprint,
-    lr_at,
-    make_progress,
     psnr,
-    seed_everything,
     to_tensor,
-    write_text_atomic,
 )
+from restorecli.train.run import TrainingRun
+from restorecli.weights import sha256_file
 
 
 @dataclass
@@ -91,15 +79,6 @@ class DenoiserTrainConfig:
                 f"crop size must be a positive multiple of {multiple} for this model, "
                 f"got {self.crop.size}"
             )
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def validation_pairs(
@@ -152,15 +131,8 @@ def validate(restorer: Restorer, pairs: list[tuple[np.ndarray, np.ndarray]]) -> 
 
 def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     """Run (or resume) training; returns the path of the last checkpoint."""
-    device = select_device(cfg.device)
-    dist = init_distributed(device)
-    if device.type == "cuda":
-        device = torch.device("cuda", dist.local_rank)
-    console = Console(stderr=True, quiet=not dist.is_main)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rng = seed_everything(cfg.seed, dist.rank)
-
+    run = TrainingRun(cfg, f"denoiser {cfg.task}")
+    device = run.device
     ae: VQAutoencoder = load_model(cfg.autoencoder, device=device, kind="autoencoder")  # type: ignore[assignment]
     ae.requires_grad_(False)
     codebook = ae.codebook.float()
@@ -173,96 +145,47 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     schedule = ResShiftSchedule(steps=cfg.sample_steps, kappa=cfg.kappa)
 
     train_set = PhotoCrops(cfg.data, "train", cfg.crop)
-    held_out = PhotoCrops(cfg.data, "val", cfg.crop)
-    pairs = validation_pairs(cfg, held_out)
-    console.log(f"{len(train_set.paths)} training photos; {len(pairs)} validation pairs")
-
-    model = LatentUNet(cfg.model).to(device, memory_format=torch.channels_last)
-    ema = copy.deepcopy(model).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    ckpt = out / "checkpoint.safetensors"
-    info: dict = {"step": 0, "wall_time": 0.0}
-    if resume and ckpt.is_file():
-        info = load_checkpoint(ckpt, model=model, ema=ema, optimizer=opt)
-        console.log(f"resumed from {ckpt} at step {info['step']}")
-        rng = seed_everything(cfg.seed + info["step"], dist.rank)
-    net = DistributedDataParallel(model) if dist.world_size > 1 else model
-    log = MetricsLog(out / "metrics.jsonl", enabled=dist.is_main)
-    if dist.is_main:
-        write_text_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2))
-        log.truncate_after(info["step"])
+    pairs = validation_pairs(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
+    run.console.log(f"{len(train_set.paths)} training photos; {len(pairs)} validation pairs")
+    net = run.attach(LatentUNet(cfg.model), resume=resume)
     ae_sha = sha256_file(cfg.autoencoder)
 
-    step, wall0, t_last, crops_last = info["step"], info["wall_time"], time.time(), 0
-    start = time.time()
-    with make_progress(cfg.steps, cfg.progress and dist.is_main) as bar:
-        task = bar.add_task(f"denoiser {cfg.task}", total=cfg.steps, completed=step, status="")
-        while step < cfg.steps:
-            model.train()
-            lr = lr_at(step, cfg.lr, cfg.steps)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            clean_np = train_set.batch(cfg.batch_size, rng)
-            degraded_np = np.stack([degrade(cfg.task, c, rng=rng) for c in clean_np])
-            with torch.no_grad():
-                clean, degraded = to_tensor(clean_np, device), to_tensor(degraded_np, device)
-                x0 = ae.quantizer.lookup(ae.quantizer.nearest(ae.encode(clean)))
-                z_e = ae.encode(degraded)
-                idx = ae.quantizer.nearest(z_e)
-                y0 = initial_state(
-                    cfg.init,
-                    z_e,
-                    idx,
-                    codebook,
-                    centers=centers,
-                    radii=radii,
-                    lam=cfg.lam,
-                    neighbors=neighbors,
-                )
-                eta = schedule.sample_training_eta(cfg.batch_size, device=device)
-                x_t = schedule.q_sample(x0, y0, eta, torch.randn_like(x0))
-            pred = net(x_t, y0, eta)
-            loss = F.mse_loss(pred, x0)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            ema_update(ema, model, cfg.ema_decay)
-            step += 1
-            crops_last += cfg.batch_size * dist.world_size
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                now = time.time()
-                rate = crops_last / max(now - t_last, 1e-6)
-                t_last, crops_last = now, 0
-                loss_mean = all_mean(float(loss.detach()), dist)
-                log.write({"step": step, "loss": loss_mean, "lr": lr, "crops_per_s": rate})
-                status = f"loss {loss_mean:.5f} {rate:.1f} crops/s"
-                bar.update(task, completed=step, status=status)
-                if not sys.stderr.isatty() and dist.is_main:
-                    console.log(f"step {step} {status}")
-            if dist.is_main and (step % cfg.val_every == 0 or step == cfg.steps):
-                restorer = Restorer(
-                    ae,
-                    ema,
-                    config=RestoreConfig(init=cfg.init, lam=cfg.lam, steps=cfg.sample_steps),
-                    device=device,
-                    task=cfg.task,
-                    train_kappa=cfg.kappa,
-                )
-                metrics = validate(restorer, pairs)
-                log.write({"step": step, **metrics})
-                console.log(f"step {step} validation: {metrics}")
-            if dist.is_main and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-                info = {
-                    "step": step,
-                    "wall_time": wall0 + time.time() - start,
-                    "corpus_sha256": corpus_fingerprint(cfg.data),
-                    "autoencoder_sha256": ae_sha,
-                    "world_size": dist.world_size,
-                }
-                save_checkpoint(ckpt, model=model, ema=ema, optimizer=opt, info=info)
-    cleanup_distributed()
-    return ckpt
+    for _ in run.steps():
+        clean_np = train_set.batch(cfg.batch_size, run.rng)
+        degraded_np = np.stack([degrade(cfg.task, c, rng=run.rng) for c in clean_np])
+        with torch.no_grad():
+            clean, degraded = to_tensor(clean_np, device), to_tensor(degraded_np, device)
+            x0 = ae.quantizer.lookup(ae.quantizer.nearest(ae.encode(clean)))
+            z_e = ae.encode(degraded)
+            idx = ae.quantizer.nearest(z_e)
+            y0 = initial_state(
+                cfg.init,
+                z_e,
+                idx,
+                codebook,
+                centers=centers,
+                radii=radii,
+                lam=cfg.lam,
+                neighbors=neighbors,
+            )
+            eta = schedule.sample_training_eta(cfg.batch_size, device=device)
+            x_t = schedule.q_sample(x0, y0, eta, torch.randn_like(x0))
+        loss = F.mse_loss(net(x_t, y0, eta), x0)
+        run.update(loss)
+        run.log_step(float(loss.detach()))
+        if run.is_main and run.due(cfg.val_every):
+            restorer = Restorer(
+                ae,
+                run.ema,
+                config=RestoreConfig(init=cfg.init, lam=cfg.lam, steps=cfg.sample_steps),
+                device=device,
+                task=cfg.task,
+                train_kappa=cfg.kappa,
+            )
+            run.record(validate(restorer, pairs))
+        if run.due(cfg.ckpt_every):
+            run.save(autoencoder_sha256=ae_sha)
+    return run.close()
 
 
 def export_denoiser(checkpoint: Path, dest: Path) -> Path:

@@ -1,0 +1,57 @@
+"""TrainingRun: the bookkeeping shared by the training loops."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from restorecli.train.run import TrainingRun
+
+
+@dataclass
+class _Cfg:
+    data: str
+    out: str
+    steps: int = 5
+    batch_size: int = 2
+    lr: float = 0.1
+    ema_decay: float = 0.5
+    log_every: int = 2
+    val_every: int = 10
+    ckpt_every: int = 3
+    seed: int = 0
+    device: str = "cpu"
+    progress: bool = False
+
+
+def _train(cfg: _Cfg) -> TrainingRun:
+    run = TrainingRun(cfg, "toy")
+    net = run.attach(torch.nn.Conv2d(1, 1, 1))
+    for _ in run.steps():
+        loss = net(torch.ones(1, 1, 2, 2)).pow(2).mean()
+        run.update(loss)
+        run.log_step(float(loss.detach()), extra=1.0)
+        if run.due(cfg.ckpt_every):
+            run.save(note="x")
+    run.close()
+    return run
+
+
+def test_steps_logging_checkpoints_and_resume(tmp_path: Path) -> None:
+    cfg = _Cfg(data=str(tmp_path), out=str(tmp_path / "run"))
+    run = _train(cfg)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    # Logged every 2nd step and at the last one; checkpoints at 3 and 5 (the last).
+    assert [r["step"] for r in records] == [2, 4, 5]
+    assert all(r["extra"] == 1.0 and r["crops_per_s"] > 0 for r in records)
+    assert run.info["step"] == 5 and run.info["note"] == "x"
+    # EMA moved towards the trained weights but lags them.
+    assert not torch.equal(run.ema.weight, run.model.weight)
+
+    resumed = _train(_Cfg(data=str(tmp_path), out=str(tmp_path / "run"), steps=7))
+    assert resumed.info["step"] == 7
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert steps == [2, 4, 5, 6, 7]
