@@ -1,0 +1,40 @@
+"""Streaming video restoration with PyAV.
+
+Frames are decoded, batched, passed through a ``process`` callable and re-encoded one batch at
+a time, so memory does not grow with the length of the video. A reader thread (demux + decode)
+and a writer thread (encode + mux) run beside the caller's thread, linked by small bounded
+queues; the model therefore only waits for I/O when it is faster than the codecs.
+
+What is kept from the input: frame count, every frame's pts (so variable frame rate survives),
+the video time base where the container allows it, frame rate, sample aspect ratio, colour
+tags, the display matrix (rotation), stream/container metadata and chapters. Audio and subtitle
+streams are copied packet for packet without re-encoding; audio the output container cannot
+hold is re-encoded (AAC where possible) and subtitles it cannot hold are dropped, each with a
+note in the returned :class:`VideoReport`.
+
+Modules: ``probe`` (describing a video), ``restore`` (the threaded run), ``source`` and
+``output`` (the two containers), ``encoder`` and ``streams`` (the output's video and side
+streams), ``reader``/``writer``/``threads`` (the pipeline stages), ``rotation``, ``pixels``,
+``stream_facts``, ``endpoints``, ``options`` and ``ffmpeg_errors``.
+"""
+
+from __future__ import annotations
+
+from restorecli.media import VIDEO_EXTENSIONS
+from restorecli.media.video.endpoints import Source
+from restorecli.media.video.options import ProcessFn, ProgressFn, VideoOptions, VideoReport
+from restorecli.media.video.probe import VideoInfo, is_video, probe_video
+from restorecli.media.video.restore import restore_video
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "ProcessFn",
+    "ProgressFn",
+    "Source",
+    "VideoInfo",
+    "VideoOptions",
+    "VideoReport",
+    "is_video",
+    "probe_video",
+    "restore_video",
+]

@@ -1,0 +1,1 @@
+"""Tests for restorecli.media.video, one module per source module."""
