@@ -19,8 +19,12 @@ from restorecli.batch import (
     RESTORED,
     SKIPPED,
     FileOptions,
+    batch_output_dir,
     check_destination,
+    check_overrides,
     default_destination,
+    describe_restorer,
+    input_kind,
     load_restorer,
     open_input,
     plan_batch,
@@ -30,12 +34,13 @@ from restorecli.batch import (
 )
 from restorecli.errors import (
     CorruptInputError,
+    InputNotFoundError,
     InputTooLargeError,
     OutputExistsError,
     OutputFormatError,
     UnsupportedInputError,
 )
-from restorecli.media import video_module
+from restorecli.media import IMAGE, video_module
 
 
 @dataclasses.dataclass
@@ -161,6 +166,50 @@ def test_load_restorer_keeps_model_defaults_unless_overridden(monkeypatch) -> No
     assert seen["name"] == "w.safetensors"
 
 
+def test_input_kind_is_judged_before_decoding(tmp_path: Path) -> None:
+    src = write_png(tmp_path / "in.png")
+    assert input_kind(src) == IMAGE and input_kind(str(src)) == IMAGE
+    (tmp_path / "notes.png").write_text("hello")
+    with pytest.raises(UnsupportedInputError, match=r"notes\.png: not an image or video"):
+        input_kind(tmp_path / "notes.png")
+    with pytest.raises(InputNotFoundError):
+        input_kind(tmp_path / "missing.png")
+    assert input_kind(src.read_bytes()) == IMAGE
+    assert input_kind(b"") == IMAGE  # so that it fails as an empty image
+    assert input_kind(b"\x00\x00\x00\x18ftypisom") is None  # maybe a video: probed later
+
+
+def test_check_overrides_uses_the_pipeline_config(monkeypatch) -> None:
+    @dataclasses.dataclass
+    class RestoreConfig:
+        tile: int = 512
+        tile_overlap: int = 128
+
+        def __post_init__(self) -> None:
+            if self.tile and self.tile <= self.tile_overlap:
+                raise ValueError("tile must exceed tile_overlap")
+
+    pipeline = types.SimpleNamespace(RestoreConfig=RestoreConfig)
+    monkeypatch.setitem(sys.modules, "restorecli.pipeline", pipeline)
+    check_overrides({"tile": 0})
+    with pytest.raises(ValueError, match="tile_overlap"):
+        check_overrides({"tile": 32})
+    # a stand-in pipeline without a config class checks nothing
+    monkeypatch.setitem(sys.modules, "restorecli.pipeline", types.SimpleNamespace())
+    check_overrides({"tile": 32})
+
+
+def test_describe_restorer() -> None:
+    restorer = FakeRestorer()
+    restorer.name, restorer.device = "derain-small", "cpu"
+    assert describe_restorer(restorer) == {
+        "model": "derain-small",
+        "device": "cpu",
+        "config": dataclasses.asdict(FakeConfig()),
+    }
+    assert describe_restorer(object()) == {"model": None, "device": None, "config": None}
+
+
 # --- folders -------------------------------------------------------------------------------------
 
 
@@ -175,6 +224,14 @@ def folder(tmp_path: Path) -> Path:
     (root / ".a.restore-tmp-1234.png").write_bytes(b"left by kill -9")
     write_png(root / "sub" / "c.png", 3)
     return root
+
+
+def test_batch_output_dir_defaults_to_a_sibling_and_spares_the_input(folder: Path) -> None:
+    assert batch_output_dir(folder, None, "derain") == folder.parent / "photos_derain"
+    assert batch_output_dir(folder, "elsewhere", "derain") == Path("elsewhere")
+    with pytest.raises(OutputExistsError, match="input folder"):
+        batch_output_dir(folder, folder / "sub" / "..", "derain")
+    assert batch_output_dir(folder, folder, "derain", suffix="_x") == folder  # names differ
 
 
 def test_walk_skips_hidden_and_respects_recursive(folder: Path) -> None:

@@ -12,6 +12,7 @@ from restorecli.paths import (
     is_stdio,
     is_within,
     mirror_path,
+    output_is_stdout,
 )
 
 
@@ -44,3 +45,9 @@ def test_is_within_and_stdio(tmp_path: Path) -> None:
     assert is_within(tmp_path, tmp_path)
     assert not is_within(tmp_path / "ab", tmp_path / "a")
     assert is_stdio("-") and not is_stdio("-x") and not is_stdio(None)
+
+
+def test_stdout_for_dash_output_or_dash_input_alone() -> None:
+    assert output_is_stdout("in.png", "-") and output_is_stdout("-", "-")
+    assert output_is_stdout("-", None)
+    assert not output_is_stdout("-", "out.png") and not output_is_stdout("in.png", None)

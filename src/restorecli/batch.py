@@ -54,7 +54,7 @@ from restorecli.media.image import (
     sniff_image_format,
 )
 from restorecli.media.safe_write import atomic_output, check_output, check_writable, is_temp_file
-from restorecli.paths import default_output_path, is_within, mirror_path
+from restorecli.paths import default_batch_dir, default_output_path, is_within, mirror_path
 
 # What happened to one file.
 RESTORED = "restored"
@@ -136,6 +136,29 @@ def load_restorer(
     return restorer
 
 
+def check_overrides(overrides: Mapping[str, Any]) -> None:
+    """Raise ValueError if ``overrides`` make no valid sampling config (e.g. ``tile=32``).
+
+    Meant for before ``load_restorer``, so inconsistent options fail without loading a model.
+    A pipeline without ``RestoreConfig`` (a test's stand-in) checks nothing.
+    """
+    try:
+        from restorecli.pipeline import RestoreConfig
+    except ImportError:
+        return
+    RestoreConfig(**overrides)
+
+
+def describe_restorer(restorer: Any) -> dict[str, Any]:
+    """The model's name, device and sampling config, for JSON reports (None where unknown)."""
+    config = getattr(restorer, "config", None)
+    return {
+        "model": getattr(restorer, "name", None),
+        "device": str(getattr(restorer, "device", "")) or None,
+        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None,
+    }
+
+
 # --- one input ---------------------------------------------------------------------------------
 
 
@@ -177,18 +200,32 @@ def open_input(
     InputTooLargeError.
     """
     limit = resolve_max_pixels(max_pixels)
+    kind = input_kind(source)
     if isinstance(source, bytes | bytearray):
-        if sniff_image_format(bytes(source[:32])) is not None or not source:
+        if kind == IMAGE:
             image = read_image(bytes(source), max_pixels=limit or 0)
             return MediaInput(IMAGE, "<stdin>", None, image=image)
         return _open_stdin_video(bytes(source), limit)
     path = Path(source)
-    kind = detect_kind(path)
     if kind == IMAGE:
         return MediaInput(IMAGE, str(path), path, image=read_image(path, max_pixels=limit or 0))
-    if kind == VIDEO:
-        return MediaInput(VIDEO, str(path), path, info=_probe_video(path, limit))
-    raise UnsupportedInputError(f"{path}: not an image or video we can read")
+    return MediaInput(VIDEO, str(path), path, info=_probe_video(path, limit))
+
+
+def input_kind(source: str | os.PathLike[str] | bytes) -> str | None:
+    """IMAGE or VIDEO, judged by content without decoding: the cheap check before the rest.
+
+    A path that is neither raises UnsupportedInputError (or ``detect_kind``'s errors). Bytes
+    (stdin) are IMAGE when they start like one, or are empty (to fail as an empty image), and
+    None otherwise: possibly a video, known only once spooled to a file and probed.
+    """
+    if isinstance(source, bytes | bytearray):
+        return IMAGE if not source or sniff_image_format(bytes(source[:32])) else None
+    path = Path(source)
+    kind = detect_kind(path)
+    if kind is None:
+        raise UnsupportedInputError(f"{path}: not an image or video we can read")
+    return kind
 
 
 def _open_stdin_video(data: bytes, limit: int | None) -> MediaInput:
@@ -390,6 +427,27 @@ class BatchReport:
             "counts": {s: self.count(s) for s in (RESTORED, SKIPPED, IGNORED, FAILED)},
             "files": [r.to_dict() for r in self.results],
         }
+
+
+def batch_output_dir(
+    input_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str] | None,
+    task: str,
+    *,
+    suffix: str = "",
+) -> Path:
+    """Where a batch writes: ``output_dir``, else the sibling folder ``DIR_TASK``.
+
+    Raises OutputExistsError when that is the input folder itself and no ``suffix`` sets the
+    outputs' names apart from the inputs'.
+    """
+    folder = Path(input_dir)
+    out_root = Path(output_dir) if output_dir is not None else default_batch_dir(folder, task)
+    if folder.exists() and out_root.resolve() == folder.resolve() and not suffix:
+        raise OutputExistsError(
+            f"refusing to write into the input folder {folder}: name another one with -o"
+        )
+    return out_root
 
 
 def walk_files(

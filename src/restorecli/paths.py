@@ -3,7 +3,8 @@
 - ``restore derain in.png``            -> ``in_derain.png`` beside the input (``suffix``)
 - ``restore batch photos --task dehaze`` -> the sibling folder ``photos_dehaze/``, never inside
   ``photos/``, with the input tree mirrored
-- ``-`` names standard input / standard output.
+- ``-`` names standard input / standard output; reading ``-`` without an output writes to
+  standard output.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ PathLike = str | os.PathLike[str]
 def is_stdio(value: PathLike | None) -> bool:
     """True for ``-`` (standard input or output)."""
     return value is not None and str(value) == STDIO
+
+
+def output_is_stdout(input_arg: PathLike | None, output_arg: PathLike | None) -> bool:
+    """True when the output goes to standard output: ``-o -``, or no ``-o`` with input ``-``."""
+    return is_stdio(output_arg) or (output_arg is None and is_stdio(input_arg))
 
 
 def default_suffix(task: str) -> str:

@@ -128,6 +128,19 @@ def test_help_lists_every_task_and_batch(runner: CliRunner) -> None:
     assert "--skip-existing" in runner.invoke(app, ["batch", "--help"]).stdout
 
 
+def test_task_and_batch_commands_share_the_run_options() -> None:
+    import typer
+
+    from restorecli.cli.restore_cmd import RunOptions
+
+    commands = typer.main.get_command(app).commands
+    fields = [f.name for f in dataclasses.fields(RunOptions)]
+    for name in ("derain", "batch"):
+        params = [p.name for p in commands[name].params]
+        assert [p for p in params if p in fields] == fields, name
+        assert params.index("suffix") == params.index("overwrite") + 1  # beside the output options
+
+
 # --- single files --------------------------------------------------------------------------------
 
 

@@ -13,6 +13,8 @@ input's format (a video is encoded to a temporary file first, then streamed). Wi
 # commands, which refer to the `task` they are built for.
 
 import dataclasses
+import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from restorecli.errors import EXIT_FAILURES, OutputExistsError, UnsupportedInputError
+from restorecli.errors import EXIT_FAILURES
 
 TASKS: dict[str, str] = {
     "derain": "Remove rain streaks from a photo or video.",
@@ -47,7 +49,8 @@ PrecisionChoice = Enum("PrecisionChoice", {name: name for name in PRECISIONS}, t
 TaskChoice = Enum("TaskChoice", {name: name for name in TASKS}, type=str)
 
 
-def _value(choice: Enum | str | None) -> str | None:
+def _value(choice: Any) -> Any:
+    """An Enum choice as its plain string; any other value unchanged."""
     return choice.value if isinstance(choice, Enum) else choice
 
 
@@ -299,11 +302,74 @@ class RunOptions:
         )
 
 
+def _run_options(
+    init: Init = None,
+    lam: Lam = None,
+    steps: Steps = None,
+    seed: Seed = None,
+    weights: Weights = None,
+    device: Device = "auto",
+    precision: Precision = PrecisionChoice.fp32,
+    tile: Tile = None,
+    tile_overlap: TileOverlap = None,
+    batch_size: BatchSize = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
+    quality: Quality = 95,
+    max_pixels: MaxPixels = None,
+    codec: Codec = None,
+    crf: Crf = None,
+    preset: Preset = None,
+    no_audio: NoAudio = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+    debug: Debug = False,
+) -> RunOptions:
+    """The shared options' values as RunOptions; this signature is what each command shows."""
+    # locals() holds exactly the parameters here: one field of RunOptions each.
+    return RunOptions(**{name: _value(value) for name, value in locals().items()})
+
+
+_SHARED = inspect.signature(_run_options).parameters
+# A command's own options declared after its `run` parameter (--suffix) are listed after this
+# shared one, beside the other output options.
+_OWN_OPTIONS_AFTER = "overwrite"
+
+
+def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Typer command for ``command(..., run: RunOptions, ...)``: the shared options replace ``run``.
+
+    Typer reads a command's options from its signature, so the returned function's signature is
+    ``command``'s with the parameters of ``_run_options`` in place of ``run``; it collects their
+    values into the RunOptions it hands to ``command``.
+    """
+    own = list(inspect.signature(command).parameters.values())
+    at = [p.name for p in own].index("run")
+    shared = list(_SHARED.values())
+    split = list(_SHARED).index(_OWN_OPTIONS_AFTER) + 1
+    ordered = [*own[:at], *shared[:split], *own[at + 1 :], *shared[split:]]
+    # Keyword-only: Typer passes every value by name, and defaults may then come in any order.
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in ordered]
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> None:
+        run = _run_options(**{name: values.pop(name) for name in _SHARED})
+        command(**values, run=run)
+
+    signature = inspect.Signature(params, return_annotation=None)
+    wrapper.__signature__ = signature  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
 def _load(task: str, run: RunOptions, reporter: Any) -> Any:
-    from restorecli.batch import load_restorer
+    from restorecli.batch import check_overrides, load_restorer
 
     overrides = run.config_overrides()
-    _check_config(overrides)
+    try:  # inconsistent sampling options (e.g. --tile 32) are usage errors, found before loading
+        check_overrides(overrides)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     with reporter.status(f"loading the {task} model"):
         return load_restorer(
             run.weights,
@@ -313,27 +379,6 @@ def _load(task: str, run: RunOptions, reporter: Any) -> Any:
             precision=run.precision,
             offline=run.offline or None,
         )
-
-
-def _check_config(overrides: dict[str, Any]) -> None:
-    """Reject inconsistent sampling options (e.g. --tile 32) as usage errors, before loading."""
-    try:
-        from restorecli.pipeline import RestoreConfig
-    except ImportError:  # a stand-in pipeline (tests) without the config class
-        return
-    try:
-        RestoreConfig(**overrides)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-
-def _describe_model(restorer: Any) -> dict[str, Any]:
-    config = getattr(restorer, "config", None)
-    return {
-        "model": getattr(restorer, "name", None),
-        "device": str(getattr(restorer, "device", "")) or None,
-        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None,
-    }
 
 
 def _set_debug(ctx: typer.Context, debug: bool) -> None:
@@ -351,14 +396,19 @@ def restore_one(
 
     Without an output, ``IN.EXT`` goes to ``IN{suffix}.EXT`` (suffix ``_TASK`` by default).
     """
-    from restorecli.batch import check_destination, default_destination, open_input, restore_media
+    from restorecli.batch import (
+        check_destination,
+        default_destination,
+        describe_restorer,
+        input_kind,
+        open_input,
+        restore_media,
+    )
     from restorecli.cli.console import Reporter, stderr_console
-    from restorecli.media import IMAGE, detect_kind
-    from restorecli.media.image import sniff_image_format
-    from restorecli.paths import is_stdio
+    from restorecli.media import IMAGE
+    from restorecli.paths import is_stdio, output_is_stdout
 
-    from_stdin = is_stdio(input_arg)
-    to_stdout = is_stdio(output_arg) or (output_arg is None and from_stdin)
+    to_stdout = output_is_stdout(input_arg, output_arg)
     if to_stdout and sys.stdout.isatty():
         raise typer.BadParameter(
             "refusing to write binary data to a terminal: redirect standard output or use -o FILE",
@@ -367,17 +417,14 @@ def restore_one(
     console = stderr_console(quiet=run.quiet)
 
     # Cheap checks first (kind, output name and folder), then decoding, then the model.
-    if from_stdin:
-        data = typer.get_binary_stream("stdin").read()
-        source: Any = data
-        kind = IMAGE if not data or sniff_image_format(data[:32]) else None
+    source: Path | bytes
+    if is_stdio(input_arg):
+        source = typer.get_binary_stream("stdin").read()
         input_paths: list[Path] = []
     else:
         source = Path(input_arg)
-        kind = detect_kind(source)
-        if kind is None:
-            raise UnsupportedInputError(f"{source}: not an image or video we can read")
         input_paths = [source]
+    kind = input_kind(source)  # None: stdin that may hold a video
     dst: Path | None = None
     if not to_stdout:
         dst = Path(output_arg) if output_arg else default_destination(source, task, suffix=suffix)
@@ -398,13 +445,9 @@ def restore_one(
             )
             reporter.end_file()
 
-    summary = {"task": task, **result.to_dict(), **_describe_model(restorer)}
-    if run.as_json:
-        text = json.dumps(summary, default=str)
-        if to_stdout:
-            typer.echo(text, err=True)
-        else:
-            typer.echo(text)
+    summary = {"task": task, **result.to_dict(), **describe_restorer(restorer)}
+    if run.as_json:  # on stderr when stdout carries the image
+        typer.echo(json.dumps(summary, default=str), err=to_stdout)
     elif not run.quiet:
         for note in result.notes:
             console.print(f"note: {note}", markup=False)
@@ -423,18 +466,8 @@ def _make_task_command(task: str) -> Callable[..., None]:
             str, typer.Argument(metavar="INPUT", help="Image or video file, or - for stdin.")
         ],
         output: Output = None,
-        init: Init = None,
-        lam: Lam = None,
-        steps: Steps = None,
-        seed: Seed = None,
-        weights: Weights = None,
-        device: Device = "auto",
-        precision: Precision = PrecisionChoice.fp32,
-        tile: Tile = None,
-        tile_overlap: TileOverlap = None,
-        batch_size: BatchSize = None,
-        offline: Offline = False,
-        overwrite: Overwrite = False,
+        *,
+        run: RunOptions,  # the shared options (see _with_run_options)
         suffix: Annotated[
             str | None,
             typer.Option(
@@ -444,40 +477,8 @@ def _make_task_command(task: str) -> Callable[..., None]:
                 help=f"Added to the input name when -o is not given (default: _{task}).",
             ),
         ] = None,
-        quality: Quality = 95,
-        max_pixels: MaxPixels = None,
-        codec: Codec = None,
-        crf: Crf = None,
-        preset: Preset = None,
-        no_audio: NoAudio = False,
-        quiet: Quiet = False,
-        as_json: AsJson = False,
-        debug: Debug = False,
     ) -> None:
-        _set_debug(ctx, debug)
-        run = RunOptions(
-            init=_value(init),
-            lam=lam,
-            steps=steps,
-            seed=seed,
-            weights=weights,
-            device=device,
-            precision=_value(precision) or "fp32",
-            tile=tile,
-            tile_overlap=tile_overlap,
-            batch_size=batch_size,
-            offline=offline,
-            overwrite=overwrite,
-            quality=quality,
-            max_pixels=max_pixels,
-            codec=codec,
-            crf=crf,
-            preset=preset,
-            no_audio=no_audio,
-            quiet=quiet,
-            as_json=as_json,
-            debug=debug,
-        )
+        _set_debug(ctx, run.debug)
         if suffix == "" and output is None:
             raise typer.BadParameter("an empty suffix would name the input", param_hint="--suffix")
         restore_one(task, input, output, run, suffix=suffix)
@@ -488,12 +489,13 @@ def _make_task_command(task: str) -> Callable[..., None]:
         f"Without -o, IN.EXT is written to IN_{task}.EXT beside it; - reads stdin / writes "
         f"stdout, e.g. `cat in.jpg | restore {task} - > out.jpg`."
     )
-    return command
+    return _with_run_options(command)
 
 
 # --- restore batch DIR ---------------------------------------------------------------------------
 
 
+@_with_run_options
 def batch_command(
     ctx: typer.Context,
     folder: Annotated[
@@ -526,33 +528,14 @@ def batch_command(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = False,
-    init: Init = None,
-    lam: Lam = None,
-    steps: Steps = None,
-    seed: Seed = None,
-    weights: Weights = None,
-    device: Device = "auto",
-    precision: Precision = PrecisionChoice.fp32,
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    batch_size: BatchSize = None,
-    offline: Offline = False,
-    overwrite: Overwrite = False,
+    *,
+    run: RunOptions,  # the shared options (see _with_run_options)
     suffix: Annotated[
         str,
         typer.Option(
             "--suffix", rich_help_panel=OUTPUT_PANEL, help="Added to each output file name."
         ),
     ] = "",
-    quality: Quality = 95,
-    max_pixels: MaxPixels = None,
-    codec: Codec = None,
-    crf: Crf = None,
-    preset: Preset = None,
-    no_audio: NoAudio = False,
-    quiet: Quiet = False,
-    as_json: AsJson = False,
-    debug: Debug = False,
 ) -> None:
     """Restore every image and video in a folder, mirroring it into another folder.
 
@@ -560,30 +543,7 @@ def batch_command(
     reported and the others go on (exit status 1 at the end). Outputs are complete or absent,
     so an interrupted run resumes with --skip-existing.
     """
-    _set_debug(ctx, debug)
-    run = RunOptions(
-        init=_value(init),
-        lam=lam,
-        steps=steps,
-        seed=seed,
-        weights=weights,
-        device=device,
-        precision=_value(precision) or "fp32",
-        tile=tile,
-        tile_overlap=tile_overlap,
-        batch_size=batch_size,
-        offline=offline,
-        overwrite=overwrite,
-        quality=quality,
-        max_pixels=max_pixels,
-        codec=codec,
-        crf=crf,
-        preset=preset,
-        no_audio=no_audio,
-        quiet=quiet,
-        as_json=as_json,
-        debug=debug,
-    )
+    _set_debug(ctx, run.debug)
     report = restore_folder(
         _value(task) or "",
         folder,
@@ -608,17 +568,12 @@ def restore_folder(
     run: RunOptions,
 ) -> Any:
     """Plan, load the model once, restore, print the summary; returns the BatchReport."""
-    from restorecli.batch import IGNORED, RESTORE, plan_batch, run_batch
+    from restorecli.batch import IGNORED, RESTORE, batch_output_dir, plan_batch, run_batch
     from restorecli.cli.console import Reporter, stderr_console
     from restorecli.media.safe_write import check_writable
-    from restorecli.paths import default_batch_dir
 
     console = stderr_console(quiet=run.quiet)
-    out_root = output if output is not None else default_batch_dir(folder, task)
-    if folder.exists() and out_root.resolve() == folder.resolve() and not suffix:
-        raise OutputExistsError(
-            f"refusing to write into the input folder {folder}: name another one with -o"
-        )
+    out_root = batch_output_dir(folder, output, task, suffix=suffix)
     items = plan_batch(
         folder,
         out_root,
