@@ -69,6 +69,8 @@ import torch
 from scipy.spatial import Delaunay, QhullError
 from torch.nn import functional as F
 
+from restorecli.models.quantizer import nearest_code
+
 __all__ = [
     "CHUNK_ELEMENTS",
     "INIT_MODES",
@@ -283,15 +285,15 @@ def requantize(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Nearest code of every latent pixel: ``(z_q, indices)``, B x D x h x w and B x h x w.
 
-    Without a hint, a brute-force search in blocks of at most ``chunk_elements`` distances
-    (never K x (h w) at once). With ``hint`` (B x h x w indices expected to be at or near the
+    Without a hint, the quantizer's own search (``models.quantizer.nearest_code``: a k-d tree on
+    the CPU, blocked dense distances elsewhere). With ``hint`` (B x h x w indices expected to be at or near the
     answer, e.g. the codes the chain started from) and ``neighbors`` (``code_neighbors``), each
     pixel walks from the hinted code to nearer table codes and keeps the result only when it is
     provably the nearest (a facet table: no facet neighbour is nearer; a nearest-codes table:
     every code left out is at least ``reach - |z - c_k|`` away); the other pixels fall back to
-    the brute-force search. Both are exact up to rounding: the brute force expands
+    that search. Both are exact up to rounding: the dense search expands
     ``|z|^2 - 2 z.c + |c|^2`` (fast, but may pick the other code of a near-tie within float32
-    rounding), the walk subtracts first (more precise).
+    rounding), the k-d tree and the walk subtract first (more precise).
 
     Distances are computed in float32 (float64 for float64 input). Between identical codes the
     index returned is unspecified; ``z_q`` is the same either way and has z's dtype.
@@ -314,26 +316,14 @@ def requantize(
         idx, ok = _local_nearest(flat, cb, hint.reshape(-1).to(z.device), neighbors.to(z.device))
         todo = (~ok).nonzero().squeeze(1)
         if todo.numel():
-            idx[todo] = _brute_nearest(flat[todo], cb, chunk_elements)
+            idx[todo] = nearest_code(flat[todo], cb)
     else:
-        idx = _brute_nearest(flat, cb, chunk_elements)
+        idx = nearest_code(flat, cb)
     indices = idx.view(b, h, w)
     return _gather(codebook, indices, z), indices
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _brute_nearest(flat: torch.Tensor, cb: torch.Tensor, chunk_elements: int) -> torch.Tensor:
-    """Index of the nearest code of each row of ``flat`` (N x D), in blocks of rows."""
-    c_sq = cb.pow(2).sum(1)
-    out = torch.empty(flat.shape[0], dtype=torch.long, device=flat.device)
-    rows = _rows_per_block(cb.shape[0], chunk_elements)
-    for start in range(0, flat.shape[0], rows):
-        # |z - c|^2 = |z|^2 + |c|^2 - 2 z.c, and |z|^2 does not change the argmin.
-        part = torch.addmm(c_sq, flat[start : start + rows], cb.t(), alpha=-2.0)
-        out[start : start + rows] = part.argmin(1)
-    return out
 
 
 def _local_nearest(

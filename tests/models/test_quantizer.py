@@ -48,7 +48,7 @@ def test_nearest_code_kdtree_path_is_exact(dim: int) -> None:
 def test_nearest_code_dense_path_is_exact(dim: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # D = 3 calls the dense helper directly (the one accelerators use); D = 20 > 16 reaches it
     # through nearest_code. A small chunk size makes the row blocks, and their seams, matter.
-    monkeypatch.setattr(quantizer_mod, "_CHUNK", 37)
+    monkeypatch.setattr(quantizer_mod, "_CHUNK_ELEMENTS", 37 * 300)  # 37 rows a block
     codebook, flat = randn(300, dim, seed=1), randn(500, dim, seed=2)
     if dim <= 16:
         idx = quantizer_mod._nearest_dense(flat, codebook)

@@ -15,8 +15,8 @@ from scipy.spatial import cKDTree
 from torch import nn
 from torch.nn import functional as F
 
-# Rows of latent vectors per distance block: bounds memory at chunk x K floats.
-_CHUNK = 16384
+# Distances per block of the dense search (32 MB of float32), whatever K is.
+_CHUNK_ELEMENTS = 1 << 23
 
 
 @dataclass
@@ -58,14 +58,16 @@ def nearest_code(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 
 
 def _nearest_dense(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """``nearest_code`` by a dense distance matrix, ``_CHUNK`` rows at a time (any device)."""
+    """``nearest_code`` by a dense distance matrix, in row blocks of at most ``_CHUNK_ELEMENTS``
+    distances (any device)."""
     c_sq = codebook.pow(2).sum(1)
     out = torch.empty(flat.shape[0], dtype=torch.long, device=flat.device)
-    for start in range(0, flat.shape[0], _CHUNK):
-        block = flat[start : start + _CHUNK]
+    rows = max(1, _CHUNK_ELEMENTS // codebook.shape[0])
+    for start in range(0, flat.shape[0], rows):
+        block = flat[start : start + rows]
         # |z|^2 is constant per row, so it does not change the argmin.
         dist = torch.addmm(c_sq, block, codebook.t(), alpha=-2.0)
-        out[start : start + _CHUNK] = dist.argmin(1)
+        out[start : start + rows] = dist.argmin(1)
     return out
 
 
