@@ -286,8 +286,9 @@ def requantize(
     """Nearest code of every latent pixel: ``(z_q, indices)``, B x D x h x w and B x h x w.
 
     Without a hint, the quantizer's own search (``models.quantizer.nearest_code``: a k-d tree on
-    the CPU, blocked dense distances elsewhere). With ``hint`` (B x h x w indices expected to be at or near the
-    answer, e.g. the codes the chain started from) and ``neighbors`` (``code_neighbors``), each
+    the CPU, blocked dense distances elsewhere). With ``hint`` (B x h x w indices expected to be
+    at or near the answer, e.g. the codes the chain started from) and ``neighbors``
+    (``code_neighbors``), each
     pixel walks from the hinted code to nearer table codes and keeps the result only when it is
     provably the nearest (a facet table: no facet neighbour is nearer; a nearest-codes table:
     every code left out is at least ``reach - |z - c_k|`` away); the other pixels fall back to
