@@ -90,7 +90,7 @@ class Restorer:
         self.multiple = autoencoder.stride * denoiser.size_multiple
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self.profile = False  # synchronise the device around stages for exact timings
-        self._tables: dict[str, torch.Tensor] | None = None
+        self._tables: dict[str, Any] | None = None
 
     # --- construction ------------------------------------------------------------------------
 
@@ -105,10 +105,11 @@ class Restorer:
         precision: str = "fp32",
         offline: bool | None = None,
     ) -> Restorer:
-        """Load a registered model by name, a run folder, or the default model for ``task``.
+        """Load a registered model by name, a weights folder, or the default model for ``task``.
 
-        ``config`` fields left at their defaults take the model's registered defaults for the
-        initial state and the number of steps.
+        Without ``config``, the initial state and step count are the model's own: its registry
+        entry's defaults, else the initial state it was trained with. A given ``config`` is used
+        as it is.
         """
         from restorecli.weights import default_model_for_task, resolve
 
@@ -128,8 +129,9 @@ class Restorer:
         cfg = config
         if cfg is None:  # no explicit settings: the model's registered defaults apply
             cfg = RestoreConfig()
-            if resolved.default_init:
-                cfg = replace(cfg, init=resolved.default_init)
+            init = resolved.default_init or train.get("init")
+            if init:
+                cfg = replace(cfg, init=init)
             if resolved.default_steps:
                 cfg = replace(cfg, steps=resolved.default_steps)
         return cls(
