@@ -41,7 +41,10 @@ def test_bench_json_keys(tiny_weights: Path, tmp_path: Path) -> None:
                             "peak_rss_mib", "peak_cuda_mib"}  # fmt: skip
         assert set(row["stages"]) == set(BENCH_STAGES)
         assert row["images_per_s"] > 0 and row["frames_per_s"] > 0
-    assert "--sizes 32x24,16" in data["command"]
+    assert data["command"] == (
+        f"restore bench --weights {tiny_weights} --sizes 32x24,16 --steps 1,2 --repeats 1 "
+        f"--frames 2 --device cpu --json {out}"
+    )
 
 
 def test_bench_json_to_stdout(tiny_weights: Path) -> None:
@@ -77,3 +80,12 @@ def test_missing_default_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("restorecli.batch.load_restorer", no_model)
     result = run("--sizes", "16", "--steps", "1")
     assert result.exit_code == 10 and "no weights are registered" in result.stderr
+
+
+def test_inconsistent_options_fail_before_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model must not be loaded")
+
+    monkeypatch.setattr("restorecli.batch.load_restorer", no_load)
+    result = run("--sizes", "16", "--steps", "1", "--tile", "32", "--offline")
+    assert result.exit_code == 2 and "--tile must be 0 (off) or >= 64" in result.output

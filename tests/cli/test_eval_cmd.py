@@ -125,9 +125,23 @@ def test_existing_output_is_refused_before_work(pairs: Path, tiny_weights: Path,
 @pytest.mark.parametrize(
     "bad",
     [["--init", "zq,nope"], ["--steps", "0"], ["--lam", "2"], ["--task", "colour"],
-     ["--precision", "fp8"]],
+     ["--precision", "fp8"], ["--tile", "32"]],
 )  # fmt: skip
 def test_bad_values_are_usage_errors(pairs: Path, bad: list[str]) -> None:
     args = ["--task", "derain", str(pairs), *bad] if bad[0] != "--task" else [*bad, str(pairs)]
     result = run(*args)
     assert result.exit_code == 2, result.output
+
+
+def test_command_line_lists_the_given_options_in_a_fixed_order() -> None:
+    from restorecli.cli.eval_cmd import _command
+
+    given = {"init": "zq,lerp", "lam": None, "tile_overlap": "8", "weights": "my model"}
+    line = _command("derain", Path("data/set"), given, "cpu", 3, 4)
+    assert line == (
+        "restore eval --task derain data/set --init zq,lerp --tile-overlap 8 "
+        "--weights 'my model' --device cpu --limit 3 --crop-border 4"
+    )
+    assert _command("derain", Path("d"), {"init": None}, "auto", None, 0) == (
+        "restore eval --task derain d"
+    )

@@ -7,14 +7,19 @@ The work lives in ``restorecli.evaluate.speed``; this module parses and prints.
 from __future__ import annotations
 
 import dataclasses
-import shlex
 from typing import Annotated, Any
 
 import typer
 
+from restorecli.cli.eval_cmd import (
+    EVAL_PANEL,
+    Debug,
+    Device,
+    Offline,
+    load_model,
+    start_command,
+)
 from restorecli.cli.restore_cmd import TASKS
-
-BENCH_PANEL = "Evaluate"
 
 
 def bench_command(
@@ -63,13 +68,11 @@ def bench_command(
             "--batch-size", min=1, show_default=False, help="Frames per forward pass (default 4)."
         ),
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = (
-        "auto"
-    ),
+    device: Device = "auto",
     precision: Annotated[
         str, typer.Option("--precision", help="fp32, fp16, bf16 or auto.")
     ] = "fp32",
-    offline: Annotated[bool, typer.Option("--offline", help="Never download weights.")] = False,
+    offline: Offline = False,
     json_path: Annotated[
         str | None,
         typer.Option(
@@ -81,9 +84,7 @@ def bench_command(
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the JSON file.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table or progress.")] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks for errors.")
-    ] = False,
+    debug: Debug = False,
 ) -> None:
     """Time the restoration on this machine: images/s, frames/s, peak memory, seconds per stage.
 
@@ -93,15 +94,10 @@ def bench_command(
 
     Example: `restore bench --sizes 512x512 --steps 1,4 --json bench.json`.
     """
-    if debug:
-        ctx.meta["restore.debug"] = True
+    start_command(ctx, task=task, debug=debug)
     from restorecli.evaluate.speed import parse_size
     from restorecli.evaluate.sweep import parse_values
 
-    if task not in TASKS:
-        raise typer.BadParameter(
-            f"unknown task {task!r}: use one of {', '.join(TASKS)}", param_hint="--task"
-        )
     try:
         size_list = [parse_size(s) for s in sizes.split(",") if s.strip()]
     except ValueError as exc:
@@ -144,14 +140,10 @@ def bench_command(
 
         write_text(json_path, dumps(result), overwrite=overwrite)
     if not quiet and json_path != "-":
-        from restorecli.cli.console import stdout_console
-
-        console = stdout_console()
-        if not console.is_terminal:
-            console.width = 400
+        from restorecli.cli.console import table_console
         from restorecli.evaluate.speed import bench_table
 
-        console.print(bench_table(result).to_rich())
+        table_console().print(bench_table(result).to_rich())
 
 
 def run_bench(
@@ -169,30 +161,26 @@ def run_bench(
     quiet: bool,
 ) -> dict[str, Any]:
     """Load the model, time it, and return a JSON-ready dict (environment, config, rows)."""
-    from restorecli.batch import load_restorer
+    from restorecli.batch import check_overrides
     from restorecli.cli.console import stderr_console
-    from restorecli.evaluate.provenance import weights_info
+    from restorecli.evaluate.provenance import weights_info_or_error
     from restorecli.evaluate.speed import bench, environment
-    from restorecli.pipeline import RestoreConfig
 
-    try:
-        RestoreConfig(**overrides)
+    try:  # inconsistent options (e.g. --tile 32) are usage errors, found before loading
+        check_overrides(overrides)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     err = stderr_console(quiet=quiet)
-    with err.status(f"loading {weights or 'the ' + task + ' model'}"):
-        restorer = load_restorer(
-            weights,
-            task=task,
-            overrides=overrides,
-            device=device,
-            precision=precision,
-            offline=offline or None,
-        )
-    try:
-        info = weights_info(weights, task)
-    except Exception as exc:  # provenance must not lose a finished benchmark
-        info = {"weights": weights, "error": str(exc)}
+    restorer = load_model(
+        err.status,
+        weights,
+        task=task,
+        device=device,
+        precision=precision,
+        offline=offline,
+        overrides=overrides,
+    )
+    info = weights_info_or_error(weights, task)
     rows = bench(
         restorer,
         sizes=sizes,
@@ -214,17 +202,14 @@ def run_bench(
 
 def _command(ctx: typer.Context) -> str:
     """The canonical command line of this run (parameters that differ from their defaults)."""
-    args = ["restore", "bench"]
-    command = ctx.command
-    for param in command.params:
-        value = ctx.params.get(param.name)
-        if param.name in ("debug", "quiet", "overwrite") or value in (None, False):
-            continue
-        if value == param.default:
-            continue
-        flag = param.opts[0]
-        args += [flag] if value is True else [flag, str(value)]
-    return shlex.join(args)
+    from restorecli.evaluate.provenance import canonical_command
+
+    options = [
+        (param.opts[0], ctx.params.get(param.name), param.default)
+        for param in ctx.command.params
+        if param.name not in ("debug", "quiet", "overwrite")
+    ]
+    return canonical_command(["restore", "bench"], options)
 
 
 def register(app: typer.Typer) -> None:
@@ -232,5 +217,5 @@ def register(app: typer.Typer) -> None:
     app.command(
         "bench",
         short_help="Time the restoration: images/s, frames/s, memory, seconds per stage.",
-        rich_help_panel=BENCH_PANEL,
+        rich_help_panel=EVAL_PANEL,
     )(bench_command)

@@ -36,6 +36,14 @@ def stdout_console() -> Console:
     return Console(markup=False, highlight=False, soft_wrap=True)
 
 
+def table_console(*, stderr: bool = False) -> Console:
+    """Where result tables go: stdout, or stderr when stdout carries a data file (``-``)."""
+    console = stderr_console() if stderr else stdout_console()
+    if not console.is_terminal:
+        console.width = 400  # piped tables: do not fold long paths at 80 columns
+    return console
+
+
 class RateColumn(ProgressColumn):
     """Speed of a task in its own unit (``fps`` for frames, ``files/s`` for files)."""
 

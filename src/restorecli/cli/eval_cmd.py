@@ -11,7 +11,8 @@ progress and notes go to stderr.
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,11 +24,27 @@ EVAL_PANEL = "Evaluate"
 SWEEP_PANEL = "Settings (comma lists are swept)"
 OUT_PANEL = "Outputs"
 
+# Options that `restore bench` declares the same way (it imports these aliases).
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+Offline = Annotated[bool, typer.Option("--offline", help="Never download weights.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")]
+
 
 def _sweep_option(flag: str, help_text: str) -> Any:
     return typer.Option(
         f"--{flag}", show_default=False, help=help_text, rich_help_panel=SWEEP_PANEL
     )
+
+
+def _output_option(flag: str, help_text: str, metavar: str = "PATH") -> Any:
+    return typer.Option(
+        flag, metavar=metavar, show_default=False, rich_help_panel=OUT_PANEL, help=help_text
+    )
+
+
+def _flag(name: str) -> str:
+    """The option of a settings field: ``tile_overlap`` -> ``--tile-overlap``."""
+    return f"--{name.replace('_', '-')}"
 
 
 def eval_command(
@@ -63,10 +80,8 @@ def eval_command(
     precision: Annotated[
         str | None, _sweep_option("precision", "fp32, fp16, bf16 or auto (default: fp32).")
     ] = None,
-    device: Annotated[
-        str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")
-    ] = "auto",
-    offline: Annotated[bool, typer.Option("--offline", help="Never download weights.")] = False,
+    device: Device = "auto",
+    offline: Offline = False,
     limit: Annotated[
         int | None,
         typer.Option(
@@ -79,42 +94,23 @@ def eval_command(
     ] = 0,
     csv_path: Annotated[
         str | None,
-        typer.Option(
-            "--csv",
-            metavar="PATH",
-            show_default=False,
-            rich_help_panel=OUT_PANEL,
-            help="Per-image scores of every setting as CSV (- for stdout).",
-        ),
+        _output_option("--csv", "Per-image scores of every setting as CSV (- for stdout)."),
     ] = None,
     json_path: Annotated[
         str | None,
-        typer.Option(
+        _output_option(
             "--json",
-            metavar="PATH",
-            show_default=False,
-            rich_help_panel=OUT_PANEL,
-            help="Everything as JSON: settings, weights SHA-256, per-image scores (- for stdout).",
+            "Everything as JSON: settings, weights SHA-256, per-image scores (- for stdout).",
         ),
     ] = None,
     md_path: Annotated[
         str | None,
-        typer.Option(
-            "--md",
-            metavar="PATH",
-            show_default=False,
-            rich_help_panel=OUT_PANEL,
-            help="Markdown tables with the command and weights (- for stdout).",
-        ),
+        _output_option("--md", "Markdown tables with the command and weights (- for stdout)."),
     ] = None,
     save: Annotated[
         Path | None,
-        typer.Option(
-            "--save",
-            metavar="DIR",
-            show_default=False,
-            rich_help_panel=OUT_PANEL,
-            help="Write outputs, input|output|target sheets and a contact sheet here.",
+        _output_option(
+            "--save", "Write outputs, input|output|target sheets and a contact sheet here.", "DIR"
         ),
     ] = None,
     overwrite: Annotated[
@@ -123,9 +119,7 @@ def eval_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No table, progress or notes; errors only.")
     ] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks for errors.")
-    ] = False,
+    debug: Debug = False,
 ) -> None:
     """Score restorations of a paired folder: PSNR/SSIM on RGB and Y, per image and mean.
 
@@ -137,15 +131,10 @@ def eval_command(
 
     Example: `restore eval --task derain data/Rain100H --init all --steps 1,4 --md out.md`.
     """
-    if debug:
-        ctx.meta["restore.debug"] = True
+    start_command(ctx, task=task, debug=debug)
     from restorecli.evaluate.paired import find_pairs
     from restorecli.evaluate.sweep import expand_grid, parse_values
 
-    if task not in TASKS:
-        raise typer.BadParameter(
-            f"unknown task {task!r}: use one of {', '.join(TASKS)}", param_hint="--task"
-        )
     given = {
         "init": init,
         "lam": lam,
@@ -162,7 +151,7 @@ def eval_command(
         try:
             grid[name] = parse_values(name, text)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=f"--{name.replace('_', '-')}") from None
+            raise typer.BadParameter(str(exc), param_hint=_flag(name)) from None
     settings = expand_grid(grid)
     _check_settings(settings)
     pairs = find_pairs(folder, limit=limit)
@@ -182,6 +171,43 @@ def eval_command(
     )
 
 
+def start_command(ctx: typer.Context, *, task: str, debug: bool) -> None:
+    """First steps of ``restore eval`` and ``restore bench``: note --debug, check --task."""
+    if debug:  # read by restorecli.cli.RestoreGroup when an error reaches it
+        ctx.meta["restore.debug"] = True
+    if task not in TASKS:
+        raise typer.BadParameter(
+            f"unknown task {task!r}: use one of {', '.join(TASKS)}", param_hint="--task"
+        )
+
+
+def load_model(
+    status: Callable[[str], AbstractContextManager[Any]],
+    weights: str | None,
+    *,
+    task: str,
+    device: str,
+    precision: str,
+    offline: bool,
+    overrides: dict[str, Any] | None = None,
+) -> Any:
+    """Load a restorer under a ``status(message)`` spinner.
+
+    Without --offline, ``HF_HUB_OFFLINE`` decides whether weights may be downloaded.
+    """
+    from restorecli.batch import load_restorer
+
+    with status(f"loading {weights or 'the ' + task + ' model'}"):
+        return load_restorer(
+            weights,
+            task=task,
+            overrides=overrides,
+            device=device,
+            precision=precision,
+            offline=offline or None,
+        )
+
+
 def run_eval(
     *,
     task: str,
@@ -198,8 +224,7 @@ def run_eval(
     command: str,
 ) -> list[Any]:
     """Check outputs, run the sweep with progress, print and write the results."""
-    from restorecli.batch import load_restorer
-    from restorecli.cli.console import Reporter, stderr_console, stdout_console
+    from restorecli.cli.console import Reporter, stderr_console, table_console
     from restorecli.evaluate.paired import OutputSaver
     from restorecli.evaluate.sweep import run_sweep, varying_keys
     from restorecli.media.safe_write import check_output, check_writable
@@ -230,14 +255,14 @@ def run_eval(
         reporter.overall(total, f"eval {task} {folder.name}")
 
         def load(weights: str | None, precision: str) -> Any:
-            with reporter.status(f"loading {weights or 'the ' + task + ' model'}"):
-                return load_restorer(
-                    weights,
-                    task=task,
-                    device=device,
-                    precision=precision,
-                    offline=offline or None,
-                )
+            return load_model(
+                reporter.status,
+                weights,
+                task=task,
+                device=device,
+                precision=precision,
+                offline=offline,
+            )
 
         def on_image(setting: Any) -> Any:
             saver = savers.get(id(setting))
@@ -256,9 +281,7 @@ def run_eval(
     report = EvalReport(task, folder, command, crop_border, rows)
     to_stdout = any(p == "-" for p in files.values())
     if not quiet:
-        console = stderr_console() if to_stdout else stdout_console()
-        if not console.is_terminal:
-            console.width = 400
+        console = table_console(stderr=to_stdout)
         for table in report.tables():
             console.print(table.to_rich())
         if save is not None:
@@ -288,16 +311,13 @@ class EvalReport:
         return [summary_table(self.rows, title=f"restore eval {self.task} {self.folder}")]
 
     def weights(self) -> list[dict[str, Any]]:
-        from restorecli.evaluate.provenance import weights_info
+        from restorecli.evaluate.provenance import weights_info_or_error
 
         seen: dict[Any, dict[str, Any]] = {}
         for row in self.rows:
             w = row.setting.weights
             if w not in seen:
-                try:
-                    seen[w] = weights_info(w, self.task)
-                except Exception as exc:  # provenance must not lose a finished evaluation
-                    seen[w] = {"weights": w, "error": str(exc)}
+                seen[w] = weights_info_or_error(w, self.task)
         return list(seen.values())
 
     def csv(self) -> str:
@@ -358,12 +378,12 @@ CONVENTIONS = (
 
 def _check_settings(settings: list[Any]) -> None:
     """Reject invalid option values (e.g. --lam 2) before any model is loaded."""
-    from restorecli.pipeline import RestoreConfig
+    from restorecli.batch import check_overrides
 
     for s in settings:
         fields = {k: v for k, v in s.overrides.items() if k != "kappa"}
         try:
-            RestoreConfig(**fields)
+            check_overrides(fields)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         kappa = s.overrides.get("kappa")
@@ -385,17 +405,12 @@ def _command(
     crop_border: int,
 ) -> str:
     """The canonical command line of this run (options that were given, in a fixed order)."""
-    args = ["restore", "eval", "--task", task, str(folder)]
-    for name, value in given.items():
-        if value is not None:
-            args += [f"--{name.replace('_', '-')}", value]
-    if device != "auto":
-        args += ["--device", device]
-    if limit is not None:
-        args += ["--limit", str(limit)]
-    if crop_border:
-        args += ["--crop-border", str(crop_border)]
-    return shlex.join(args)
+    from restorecli.evaluate.provenance import canonical_command
+
+    options = [(_flag(name), value, None) for name, value in given.items()]
+    options += [("--device", device, "auto"), ("--limit", limit, None)]
+    options += [("--crop-border", crop_border, 0)]
+    return canonical_command(["restore", "eval", "--task", task, str(folder)], options)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
 train_app = typer.Typer(help="Train models on a folder of clean photos.", no_args_is_help=True)
+
+
+def _train_and_export(
+    make_config: Callable[[], Any],
+    train: Callable[..., Path],
+    export_weights: Callable[[Path, Path], object],
+    *,
+    resume: bool,
+    export: Path | None,
+) -> None:
+    """Build the run config (a ValueError is a usage error), train, then export the weights."""
+    from restorecli.train.distributed import is_main_process
+
+    try:
+        cfg = make_config()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    ckpt = train(cfg, resume=resume)
+    # Under torchrun every rank gets here; one export is enough (and two would race).
+    if export is not None and is_main_process():
+        export_weights(ckpt, export)
+        typer.echo(str(export))
 
 
 @train_app.command("autoencoder")
@@ -41,10 +65,9 @@ def train_autoencoder_cmd(
         train_autoencoder,
     )
     from restorecli.train.data import CropConfig
-    from restorecli.train.distributed import is_main_process
 
-    try:
-        cfg = AutoencoderTrainConfig(
+    def make_config() -> AutoencoderTrainConfig:
+        return AutoencoderTrainConfig(
             data=str(data),
             out=str(out),
             steps=steps,
@@ -63,13 +86,14 @@ def train_autoencoder_cmd(
             seed=seed,
             device=device,
         )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    ckpt = train_autoencoder(cfg, resume=resume)
-    # Under torchrun every rank gets here; one export is enough (and two would race).
-    if export is not None and is_main_process():
-        export_autoencoder(ckpt, export, {})
-        typer.echo(str(export))
+
+    _train_and_export(
+        make_config,
+        train_autoencoder,
+        lambda ckpt, path: export_autoencoder(ckpt, path, {}),
+        resume=resume,
+        export=export,
+    )
 
 
 @train_app.command("denoiser")
@@ -103,12 +127,12 @@ def train_denoiser_cmd(
     from restorecli.models import UNetConfig
     from restorecli.train.data import CropConfig
     from restorecli.train.denoiser import DenoiserTrainConfig, export_denoiser, train_denoiser
-    from restorecli.train.distributed import is_main_process
 
     if init not in INIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(INIT_MODES)}", param_hint="--init")
-    try:
-        cfg = DenoiserTrainConfig(
+
+    def make_config() -> DenoiserTrainConfig:
+        return DenoiserTrainConfig(
             data=str(data),
             out=str(out),
             task=task,
@@ -127,12 +151,8 @@ def train_denoiser_cmd(
             seed=seed,
             device=device,
         )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    ckpt = train_denoiser(cfg, resume=resume)
-    if export is not None and is_main_process():
-        export_denoiser(ckpt, export)
-        typer.echo(str(export))
+
+    _train_and_export(make_config, train_denoiser, export_denoiser, resume=resume, export=export)
 
 
 @train_app.command("verify-corpus")
