@@ -39,3 +39,14 @@ def test_check_severity():
     assert check_severity(1) == 1.0
     with pytest.raises(ValueError):
         check_severity(1.01)
+
+
+def test_pick_kind_checks_the_configured_kind_and_draws_by_weight() -> None:
+    from restorecli.degrade.base import pick_kind
+
+    rng = np.random.default_rng(0)
+    assert pick_kind("blur", "motion", ("motion", "defocus"), (1.0, 1.0), rng) == "motion"
+    with pytest.raises(ValueError, match="unknown blur kind 'bogus'"):
+        pick_kind("blur", "bogus", ("motion", "defocus"), (1.0, 1.0), rng)
+    drawn = {pick_kind("noise", None, ("a", "b"), (0.0, 1.0), rng) for _ in range(20)}
+    assert drawn == {"b"}

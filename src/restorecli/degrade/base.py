@@ -61,6 +61,22 @@ def uniform(rng: np.random.Generator, interval: tuple[float, float]) -> float:
     return float(rng.uniform(interval[0], interval[1]))
 
 
+def pick_kind(
+    what: str,
+    kind: str | None,
+    kinds: tuple[str, ...],
+    weights: tuple[float, ...],
+    rng: np.random.Generator,
+) -> str:
+    """The configured ``kind`` (checked), or one drawn from ``kinds`` with ``weights``."""
+    if kind is not None:
+        if kind not in kinds:
+            raise ValueError(f"unknown {what} kind {kind!r}; expected one of {kinds}")
+        return kind
+    p = np.asarray(weights, np.float64)
+    return kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
+
+
 def as_image(image: np.ndarray) -> np.ndarray:
     """Check an HxWx3 image and return it as contiguous float32 (uint8 is scaled to [0, 1])."""
     if not isinstance(image, np.ndarray):

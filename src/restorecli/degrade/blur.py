@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from restorecli.degrade.base import Degraded, Span, finish, linear_to_srgb, srgb_to_linear
+from restorecli.degrade.base import (
+    Degraded,
+    Span,
+    finish,
+    linear_to_srgb,
+    pick_kind,
+    srgb_to_linear,
+)
 from restorecli.degrade.fields import disk_kernel, odd
 
 KINDS = ("motion", "defocus", "gaussian")
@@ -99,13 +106,7 @@ def blur(
     config: BlurConfig = BlurConfig(),
 ) -> Degraded:
     """Blur with a random (or configured) kind of kernel; aux: ``kernel``."""
-    if config.kind is not None:
-        if config.kind not in KINDS:
-            raise ValueError(f"unknown blur kind {config.kind!r}; expected one of {KINDS}")
-        kind = config.kind
-    else:
-        p = np.asarray(config.kind_weights, np.float64)
-        kind = KINDS[int(rng.choice(len(KINDS), p=p / p.sum()))]
+    kind = pick_kind("blur", config.kind, KINDS, config.kind_weights, rng)
     params: dict[str, float | int | str] = {"kind": kind}
     if kind == "motion":
         length = config.motion_length.sample(rng, severity)

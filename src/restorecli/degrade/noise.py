@@ -19,6 +19,7 @@ from restorecli.degrade.base import (
     Span,
     finish,
     linear_to_srgb,
+    pick_kind,
     srgb_to_linear,
     uniform,
 )
@@ -109,13 +110,7 @@ def noise(
     config: NoiseConfig = NoiseConfig(),
 ) -> Degraded:
     """Add noise of a random (or configured) kind; no aux maps."""
-    if config.kind is not None:
-        if config.kind not in KINDS:
-            raise ValueError(f"unknown noise kind {config.kind!r}; expected one of {KINDS}")
-        kind = config.kind
-    else:
-        p = np.asarray(config.kind_weights, np.float64)
-        kind = KINDS[int(rng.choice(len(KINDS), p=p / p.sum()))]
+    kind = pick_kind("noise", config.kind, KINDS, config.kind_weights, rng)
     params: dict[str, float | int | str] = {"kind": kind}
     if kind == "gaussian":
         sigma = config.sigma.sample(rng, severity)
