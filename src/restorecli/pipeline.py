@@ -199,7 +199,9 @@ class Restorer:
             out = self._restore_padded(xp, noise, callback)
         else:
             out = self._restore_tiled(xp, noise, size, callback)
-        out = out[..., :h, :w].clamp(-1, 1).add(1).div(2)
+        del xp, noise  # full-frame buffers: free them before the output conversion
+        # In place: a new frame-sized tensor per operation adds up on large images.
+        out = out[..., :h, :w].clamp_(-1, 1).add_(1).div_(2)
         return out.to(src_device, torch.float32)
 
     def _restore_tiled(
@@ -221,7 +223,7 @@ class Restorer:
             weight[..., t.y0 : t.y1, t.x0 : t.x1] += wgt
             if callback is not None:
                 callback({"stage": "tile", "tile": i + 1, "tiles": len(grid)})
-        return acc / weight
+        return acc.div_(weight)
 
     def _restore_padded(
         self, xp: torch.Tensor, noise: torch.Tensor, callback: Callback | None
