@@ -126,11 +126,7 @@ class VectorQuantizer(nn.Module):
         # Seed every code from real encoder outputs so none start far from the data.
         pick = torch.randint(0, flat.shape[0], (self.codebook_size,), device=flat.device)
         init = flat[pick] + 1e-3 * torch.randn_like(flat[pick])
-        self._sync(init)
-        self.codebook.copy_(init)
-        self.ema_sum.copy_(init)
-        self.ema_count.fill_(1.0)
-        self.initialized.fill_(True)
+        self._start_codebook(init)
 
     @torch.no_grad()
     def init_from_samples(self, samples: torch.Tensor, iters: int = 20, seed: int = 0) -> None:
@@ -154,6 +150,11 @@ class VectorQuantizer(nn.Module):
             # Empty clusters restart at random samples, as dead codes do during training.
             centers[empty] = data[rng.choice(len(data), int(empty.sum()))]
         init = torch.from_numpy(centers).to(self.codebook)
+        self._start_codebook(init)
+
+    @torch.no_grad()
+    def _start_codebook(self, init: torch.Tensor) -> None:
+        """Adopt ``init`` (rank 0's under DDP) as the codebook with fresh EMA statistics."""
         self._sync(init)
         self.codebook.copy_(init)
         self.ema_sum.copy_(init)
