@@ -145,3 +145,41 @@ def test_command_line_lists_the_given_options_in_a_fixed_order() -> None:
     assert _command("derain", Path("d"), {"init": None}, "auto", None, 0) == (
         "restore eval --task derain d"
     )
+
+
+def test_autoencoder_only_scores_the_reconstruction_of_clean_images(
+    pairs: Path, tiny_weights: Path, tmp_path: Path
+):
+    from restorecli.evaluate.levels import autoencode
+    from restorecli.evaluate.metrics import image_metrics, quantize
+    from restorecli.pipeline import Restorer
+
+    out = tmp_path / "r.json"
+    base = ["--task", "derain", "--weights", str(tiny_weights), "--device", "cpu"]
+    # A folder of clean images with no input/: the target/ side of a paired folder, or a plain one.
+    result = run(*base, str(pairs / "target"), "--autoencoder-only", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert "--autoencoder-only" in data["command"] and data["images"] == 3
+    (setting,) = data["settings"]
+    assert setting["config"]["init"] == "zq"  # the plain VQ reconstruction by default
+
+    restorer = Restorer.from_pretrained(tiny_weights, device="cpu")
+    image = np.asarray(Image.open(pairs / "target" / "a.png"), np.float32) / 255
+    expected = image_metrics(quantize(autoencode(restorer, image, "zq"), 8), image)
+    first = setting["images"][0]
+    assert first["image"] == "a.png"
+    assert abs(first["psnr"] - expected.psnr) < 1e-6
+
+    # A paired folder is read from its target/ side; --init picks the decoded state.
+    result = run(*base, str(pairs), "--autoencoder-only", "--init", "zq,chebyshev", "--md", "-")
+    assert result.exit_code == 0, result.output
+    assert "chebyshev" in result.stdout and "zq" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--steps", "--seed", "--kappa"])
+def test_autoencoder_only_refuses_diffusion_options(pairs: Path, tiny_weights: Path, flag: str):
+    result = run("--task", "derain", str(pairs), "--autoencoder-only", flag, "1")
+    assert result.exit_code == 2
+    words = " ".join(w for w in result.output.split() if w != "│")  # unwrap Rich's error box
+    assert "no diffusion runs" in words

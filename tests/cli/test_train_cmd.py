@@ -98,6 +98,8 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
         (["--task", "desmog"], "unknown task"),
         (["--lam", "2"], "lam"),
         (["--crop", "40"], "multiple of 16"),
+        (["--severity", "0.5"], "MIN,MAX"),
+        (["--severity", "0.9,0.1"], "severity range"),
     ],
 )
 def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):

@@ -120,6 +120,23 @@ def _paired(root: Path, *, same: bool) -> Path:
     return root
 
 
+def test_held_out_pairs_follow_the_training_severity_range(photos, autoencoder_file, tmp_path):
+    from restorecli.degrade import degrade_full
+    from restorecli.train.data import PhotoCrops
+    from restorecli.train.denoiser import validation_pairs
+
+    heavy = _config(photos, tmp_path / "a", autoencoder_file, severity=(0.6, 1.0), val_images=3)
+    light = _config(photos, tmp_path / "b", autoencoder_file, severity=(0.0, 0.2), val_images=3)
+    held_out = PhotoCrops(photos, "val", heavy.crop)
+    heavy_pairs, light_pairs = validation_pairs(heavy, held_out), validation_pairs(light, held_out)
+    # Same clean crops, same seeds: only the severity differs, and heavier rain is further off.
+    for (h, c1), (lo, c2) in zip(heavy_pairs, light_pairs, strict=True):
+        np.testing.assert_array_equal(c1, c2)
+        assert np.abs(h - c1).mean() > np.abs(lo - c2).mean()
+    expected = degrade_full("derain", heavy_pairs[0][1], seed=1000, severity=0.64).image
+    np.testing.assert_allclose(heavy_pairs[0][0], expected)
+
+
 def test_validation_uses_the_paired_folder(photos, autoencoder_file, tmp_path):
     val_dir = _paired(tmp_path / "pairs", same=True)
     run = tmp_path / "run"
@@ -149,6 +166,8 @@ def test_a_paired_folder_must_pair_up(photos, autoencoder_file, tmp_path):
         ({"kappa": 0.0}, "kappa"),
         ({"crop": CropConfig(size=36)}, "multiple of 8"),  # latents 9 px: the UNet halves them
         ({"batch_size": 0}, "batch_size"),
+        ({"severity": (0.8, 0.2)}, "severity range"),
+        ({"severity": (0.5, 1.5)}, "severity range"),
     ],
 )
 def test_bad_options_fail_before_training(tmp_path, overrides, message):

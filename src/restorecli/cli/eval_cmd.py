@@ -92,6 +92,14 @@ def eval_command(
         int,
         typer.Option("--crop-border", min=0, help="Ignore N pixels on every side when scoring."),
     ] = 0,
+    autoencoder_only: Annotated[
+        bool,
+        typer.Option(
+            "--autoencoder-only",
+            help="Score the autoencoder alone on clean images (DIR/target/ or DIR): encode, "
+            "take the --init state (default zq), decode; no diffusion.",
+        ),
+    ] = False,
     csv_path: Annotated[
         str | None,
         _output_option("--csv", "Per-image scores of every setting as CSV (- for stdout)."),
@@ -146,6 +154,14 @@ def eval_command(
         "weights": weights,
         "precision": precision,
     }
+    if autoencoder_only:
+        for name in ("steps", "seed", "kappa"):
+            if given.get(name) is not None:
+                raise typer.BadParameter(
+                    "has no effect with --autoencoder-only (no diffusion runs)",
+                    param_hint=_flag(name),
+                )
+        given["init"] = init or "zq"
     grid = {}
     for name, text in given.items():
         try:
@@ -154,7 +170,12 @@ def eval_command(
             raise typer.BadParameter(str(exc), param_hint=_flag(name)) from None
     settings = expand_grid(grid)
     _check_settings(settings)
-    pairs = find_pairs(folder, limit=limit)
+    if autoencoder_only:
+        from restorecli.evaluate.reconstruct import clean_image_pairs
+
+        pairs = clean_image_pairs(folder, limit=limit)
+    else:
+        pairs = find_pairs(folder, limit=limit)
     run_eval(
         task=task,
         folder=folder,
@@ -167,7 +188,8 @@ def eval_command(
         save=save,
         overwrite=overwrite,
         quiet=quiet,
-        command=_command(task, folder, given, device, limit, crop_border),
+        command=_command(task, folder, given, device, limit, crop_border, autoencoder_only),
+        autoencoder_only=autoencoder_only,
     )
 
 
@@ -222,6 +244,7 @@ def run_eval(
     overwrite: bool,
     quiet: bool,
     command: str,
+    autoencoder_only: bool = False,
 ) -> list[Any]:
     """Check outputs, run the sweep with progress, print and write the results."""
     from restorecli.cli.console import Reporter, stderr_console, table_console
@@ -255,7 +278,7 @@ def run_eval(
         reporter.overall(total, f"eval {task} {folder.name}")
 
         def load(weights: str | None, precision: str) -> Any:
-            return load_model(
+            restorer = load_model(
                 reporter.status,
                 weights,
                 task=task,
@@ -263,6 +286,11 @@ def run_eval(
                 precision=precision,
                 offline=offline,
             )
+            if autoencoder_only:
+                from restorecli.evaluate.reconstruct import AutoencoderOnly
+
+                return AutoencoderOnly(restorer)
+            return restorer
 
         def on_image(setting: Any) -> Any:
             saver = savers.get(id(setting))
@@ -403,6 +431,7 @@ def _command(
     device: str,
     limit: int | None,
     crop_border: int,
+    autoencoder_only: bool = False,
 ) -> str:
     """The canonical command line of this run (options that were given, in a fixed order)."""
     from restorecli.evaluate.provenance import canonical_command
@@ -410,6 +439,7 @@ def _command(
     options = [(_flag(name), value, None) for name, value in given.items()]
     options += [("--device", device, "auto"), ("--limit", limit, None)]
     options += [("--crop-border", crop_border, 0)]
+    options += [("--autoencoder-only", autoencoder_only, False)]
     return canonical_command(["restore", "eval", "--task", task, str(folder)], options)
 
 

@@ -105,6 +105,9 @@ def train_denoiser_cmd(
     init: str = typer.Option("chebyshev", help="Latent initial state used in training."),
     lam: float = typer.Option(0.5, help="lerp weight when --init lerp."),
     kappa: float = typer.Option(1.0, help="Noise scale of the residual-shift chain."),
+    severity: str = typer.Option(
+        "0,1", help="MIN,MAX: training severities are drawn uniformly from this range."
+    ),
     steps: int = typer.Option(20000, help="Total optimizer steps (resuming continues to this)."),
     batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
@@ -130,6 +133,10 @@ def train_denoiser_cmd(
 
     if init not in INIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(INIT_MODES)}", param_hint="--init")
+    try:
+        low, high = (float(v) for v in severity.split(","))
+    except ValueError:
+        raise typer.BadParameter("give two numbers, MIN,MAX", param_hint="--severity") from None
 
     def make_config() -> DenoiserTrainConfig:
         return DenoiserTrainConfig(
@@ -140,6 +147,7 @@ def train_denoiser_cmd(
             init=init,
             lam=lam,
             kappa=kappa,
+            severity=(low, high),
             steps=steps,
             batch_size=batch_size,
             crop=CropConfig(size=crop),

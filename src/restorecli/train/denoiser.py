@@ -44,6 +44,9 @@ class DenoiserTrainConfig:
     init: str = "chebyshev"
     lam: float = 0.5
     kappa: float = 1.0
+    # Training severities are drawn uniformly from this range; derain wants the heavy end
+    # because real heavy rain (Rain100H) sits near severity 0.9 of the rain model.
+    severity: tuple[float, float] = (0.0, 1.0)
     steps: int = 20000
     batch_size: int = 8
     crop: CropConfig = field(default_factory=lambda: CropConfig(size=128))
@@ -70,6 +73,10 @@ class DenoiserTrainConfig:
             raise ValueError(f"lam must be in [0, 1], got {self.lam}")
         if not self.kappa > 0:
             raise ValueError(f"kappa must be > 0, got {self.kappa}")
+        self.severity = tuple(float(v) for v in self.severity)  # type: ignore[assignment]
+        low, high = self.severity
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(f"severity range must satisfy 0 <= min <= max <= 1, got {low}, {high}")
         check_counts(self, "steps", "batch_size", "log_every", "val_every", "ckpt_every")
         check_counts(self, "val_images", "val_size", "sample_steps")
         # Latents are 1/4 of the crop and the UNet halves them (size_multiple - 1) times.
@@ -104,9 +111,12 @@ def validation_pairs(
             pairs.append((degraded.astype(np.float32) / 255, clean.astype(np.float32) / 255))
         return pairs
     crops = held_out.fixed_crops(cfg.val_images, cfg.val_size, seed=cfg.seed)
+    low, high = cfg.severity
+    # Spread the held-out severities evenly over the inner 80 % of the training range.
+    levels = np.linspace(low + 0.1 * (high - low), high - 0.1 * (high - low), len(crops))
     return [
-        (degrade(cfg.task, c, seed=1000 + i, severity=0.2 + 0.6 * i / max(1, len(crops) - 1)), c)
-        for i, c in enumerate(crops)
+        (degrade(cfg.task, c, seed=1000 + i, severity=float(s)), c)
+        for i, (c, s) in enumerate(zip(crops, levels, strict=True))
     ]
 
 
@@ -152,7 +162,12 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
 
     for _ in run.steps():
         clean_np = train_set.batch(cfg.batch_size, run.rng)
-        degraded_np = np.stack([degrade(cfg.task, c, rng=run.rng) for c in clean_np])
+        degraded_np = np.stack(
+            [
+                degrade(cfg.task, c, rng=run.rng, severity=float(run.rng.uniform(*cfg.severity)))
+                for c in clean_np
+            ]
+        )
         with torch.no_grad():
             clean, degraded = to_tensor(clean_np, device), to_tensor(degraded_np, device)
             x0 = ae.quantizer.lookup(ae.quantizer.nearest(ae.encode(clean)))
