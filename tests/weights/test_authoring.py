@@ -1,0 +1,104 @@
+"""Registry entries written from real files: hashes, sizes, defaults, header kept, checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from restorecli.errors import WeightsError
+from restorecli.weights import load_registry, sha256_file
+from restorecli.weights.authoring import register_bundled
+
+HEADER = "# my registry\n# second line\n\n"
+
+
+def _files(root: Path, tag: str) -> dict[str, Path]:
+    (root / "weights").mkdir(parents=True, exist_ok=True)
+    files = {}
+    for role in ("autoencoder", "denoiser"):
+        path = root / "weights" / f"{tag}-{role}.safetensors"
+        path.write_bytes(f"{tag} {role} bytes".encode())
+        files[role] = path
+    return files
+
+
+def test_entries_carry_the_files_real_hash_and_size(tmp_path: Path):
+    registry = tmp_path / "weights.toml"
+    registry.write_text(HEADER + "[models]\n\n[defaults]\n", encoding="utf-8")
+    files = _files(tmp_path, "a")
+    register_bundled(
+        registry,
+        "rain-a",
+        task="derain",
+        files=files,
+        default_init="chebyshev",
+        default_steps=4,
+        licence="Apache-2.0",
+        description='say "hi"',
+        default=True,
+    )
+    register_bundled(
+        registry,
+        "rain-b",
+        task="derain",
+        files=_files(tmp_path, "b"),
+        default_init="zq",
+        default_steps=2,
+        licence="Apache-2.0",
+    )
+
+    assert registry.read_text(encoding="utf-8").startswith(HEADER)
+    reg = load_registry(registry, include_builtin=False)
+    entry = reg.get("rain-a")
+    assert entry.description == 'say "hi"' and entry.default_steps == 4
+    for role, path in files.items():
+        f = entry.file(role)
+        assert f.sha256 == sha256_file(path) and f.size == path.stat().st_size
+        assert f.bundled == path.resolve() and f.repo_id is None
+    assert reg.default_for("derain") == "rain-a"  # the second model did not take the default
+    assert reg.get("rain-b").default_init == "zq"
+
+    # Registering again replaces the entry (new bytes, new hash) instead of adding one.
+    files["denoiser"].write_bytes(b"retrained")
+    register_bundled(
+        registry,
+        "rain-a",
+        task="derain",
+        files=files,
+        default_init="chebyshev",
+        default_steps=4,
+        licence="Apache-2.0",
+    )
+    reg = load_registry(registry, include_builtin=False)
+    assert reg.get("rain-a").file("denoiser").sha256 == sha256_file(files["denoiser"])
+    assert registry.read_text(encoding="utf-8").count("[models.rain-a]") == 1
+
+
+def test_files_outside_the_registry_folder_or_bad_values_leave_it_untouched(tmp_path: Path):
+    registry = tmp_path / "reg" / "weights.toml"
+    registry.parent.mkdir()
+    registry.write_text(HEADER + "[models]\n\n[defaults]\n", encoding="utf-8")
+    before = registry.read_bytes()
+    with pytest.raises(ValueError, match="not inside"):
+        register_bundled(
+            registry,
+            "x",
+            task="derain",
+            files=_files(tmp_path, "out"),
+            default_init="zq",
+            default_steps=4,
+            licence="MIT",
+        )
+    with pytest.raises(WeightsError, match="default_init"):
+        register_bundled(
+            registry,
+            "x",
+            task="derain",
+            files=_files(registry.parent, "in"),
+            default_init="middle",
+            default_steps=4,
+            licence="MIT",
+        )
+    assert registry.read_bytes() == before
+    assert [p.name for p in registry.parent.iterdir() if p.name.startswith(".")] == []
