@@ -112,6 +112,9 @@ def train_denoiser_cmd(
     batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
     lr: float = typer.Option(5e-4, help="Peak learning rate (warm-up, then cosine decay)."),
+    ema_decay: float = typer.Option(
+        0.999, help="Decay of the exported EMA weights (lower for short runs)."
+    ),
     channels: int = typer.Option(32, help="UNet base width."),
     val_dir: Path | None = typer.Option(
         None, help="Paired folder (input/, target/) for validation; default: held-out photos."
@@ -153,6 +156,7 @@ def train_denoiser_cmd(
             crop=CropConfig(size=crop),
             model=UNetConfig(channels=channels),
             lr=lr,
+            ema_decay=ema_decay,
             val_dir=str(val_dir) if val_dir else None,
             val_every=val_every,
             ckpt_every=ckpt_every,

@@ -79,6 +79,8 @@ class DenoiserTrainConfig:
             raise ValueError(f"severity range must satisfy 0 <= min <= max <= 1, got {low}, {high}")
         check_counts(self, "steps", "batch_size", "log_every", "val_every", "ckpt_every")
         check_counts(self, "val_images", "val_size", "sample_steps")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         # Latents are 1/4 of the crop and the UNet halves them (size_multiple - 1) times.
         multiple = 4 * self.model.size_multiple
         if self.crop.size < multiple or self.crop.size % multiple:
