@@ -38,6 +38,13 @@ def bench_root(tmp_path: Path, make_pairs) -> Path:
         Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(
             kodak / f"kodim{i:02d}.png"
         )
+    hazy = root / "RealHazy_misc_PyTorchDehazing" / "input"
+    hazy.mkdir(parents=True)
+    for name in ("a.jpg", "b.png", "notes.txt"):
+        if name.endswith(".txt"):
+            (hazy / name).write_text("not an image")
+        else:
+            Image.fromarray((rng.random((20, 28, 3)) * 255).astype(np.uint8)).save(hazy / name)
     return root
 
 
@@ -64,6 +71,7 @@ def test_make_results(bench_root: Path, tiny_weights: Path, tmp_path: Path) -> N
         "### derain: robustness to the sampling seed",
         "### derain: PSNR against severity",
         "### dehaze: default settings",
+        "### dehaze: real photos (no ground truth)",
         "### Speed (derain model)",
     ):
         assert heading in text
@@ -73,6 +81,10 @@ def test_make_results(bench_root: Path, tiny_weights: Path, tmp_path: Path) -> N
     assert "restore eval --task derain" in text and "restore bench --task derain" in text
     assert "restore degrade dehaze KODAK24 -o PAIRS --pairs --seed 0" in text
     assert "| nan |" not in text
+    assert "derain: real photos" not in text  # no real derain folder in this benchmark root
+    assert "restore batch DATA/RealHazy_misc_PyTorchDehazing/input --task dehaze" in text
+    real = Image.open(out.parent / "results" / "dehaze_real.png")
+    assert real.height > 20  # one row (limit=1): input | output with its caption
     for name in ("derain_sheet.png", "derain_levels.png", "dehaze_sheet.png", "dehaze_levels.png"):
         assert (out.parent / "results" / name).is_file()
         assert f"(results/{name})" in text
