@@ -23,30 +23,17 @@ def _files(root: Path, tag: str) -> dict[str, Path]:
     return files
 
 
+def _register(registry: Path, name: str, files: dict[str, Path], **options) -> None:
+    defaults = {"task": "derain", "default_init": "chebyshev", "default_steps": 4}
+    register_bundled(registry, name, files=files, licence="Apache-2.0", **{**defaults, **options})
+
+
 def test_entries_carry_the_files_real_hash_and_size(tmp_path: Path):
     registry = tmp_path / "weights.toml"
     registry.write_text(HEADER + "[models]\n\n[defaults]\n", encoding="utf-8")
     files = _files(tmp_path, "a")
-    register_bundled(
-        registry,
-        "rain-a",
-        task="derain",
-        files=files,
-        default_init="chebyshev",
-        default_steps=4,
-        licence="Apache-2.0",
-        description='say "hi"',
-        default=True,
-    )
-    register_bundled(
-        registry,
-        "rain-b",
-        task="derain",
-        files=_files(tmp_path, "b"),
-        default_init="zq",
-        default_steps=2,
-        licence="Apache-2.0",
-    )
+    _register(registry, "rain-a", files, description='say "hi"', default=True)
+    _register(registry, "rain-b", _files(tmp_path, "b"), default_init="zq", default_steps=2)
 
     assert registry.read_text(encoding="utf-8").startswith(HEADER)
     reg = load_registry(registry, include_builtin=False)
@@ -61,15 +48,7 @@ def test_entries_carry_the_files_real_hash_and_size(tmp_path: Path):
 
     # Registering again replaces the entry (new bytes, new hash) instead of adding one.
     files["denoiser"].write_bytes(b"retrained")
-    register_bundled(
-        registry,
-        "rain-a",
-        task="derain",
-        files=files,
-        default_init="chebyshev",
-        default_steps=4,
-        licence="Apache-2.0",
-    )
+    _register(registry, "rain-a", files)
     reg = load_registry(registry, include_builtin=False)
     assert reg.get("rain-a").file("denoiser").sha256 == sha256_file(files["denoiser"])
     assert registry.read_text(encoding="utf-8").count("[models.rain-a]") == 1
@@ -81,24 +60,8 @@ def test_files_outside_the_registry_folder_or_bad_values_leave_it_untouched(tmp_
     registry.write_text(HEADER + "[models]\n\n[defaults]\n", encoding="utf-8")
     before = registry.read_bytes()
     with pytest.raises(ValueError, match="not inside"):
-        register_bundled(
-            registry,
-            "x",
-            task="derain",
-            files=_files(tmp_path, "out"),
-            default_init="zq",
-            default_steps=4,
-            licence="MIT",
-        )
+        _register(registry, "x", _files(tmp_path, "out"))
     with pytest.raises(WeightsError, match="default_init"):
-        register_bundled(
-            registry,
-            "x",
-            task="derain",
-            files=_files(registry.parent, "in"),
-            default_init="middle",
-            default_steps=4,
-            licence="MIT",
-        )
+        _register(registry, "x", _files(registry.parent, "in"), default_init="middle")
     assert registry.read_bytes() == before
     assert [p.name for p in registry.parent.iterdir() if p.name.startswith(".")] == []
