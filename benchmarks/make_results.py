@@ -12,6 +12,7 @@ restorecli.evaluate.report for the sections. The default (full) run may take hou
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 from pathlib import Path
@@ -66,11 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--haze-severity", type=float, help="default: drawn per image")
     parser.add_argument("--no-bench", action="store_true", help="skip the speed section")
     parser.add_argument(
+        "--bench-repeats", type=int, help="timed runs per speed setting (default: the plan's)"
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace OUT even if this script did not write it"
     )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be >= 1")
+    if args.bench_repeats is not None and args.bench_repeats < 1:
+        parser.error("--bench-repeats must be >= 1")
+    plan = ResultsPlan.quick() if args.quick else ResultsPlan.full()
+    if args.bench_repeats is not None:
+        plan = dataclasses.replace(plan, bench_repeats=args.bench_repeats)
 
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     weights = {t: args.weights for t in tasks}
@@ -86,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         weights=weights,
         trained=parse_trained(args.trained),
         limit=args.limit,
-        plan=ResultsPlan.quick() if args.quick else ResultsPlan.full(),
+        plan=plan,
         device=args.device,
         haze_seed=args.haze_seed,
         haze_severity=args.haze_severity,
