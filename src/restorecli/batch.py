@@ -28,6 +28,7 @@ import numpy as np
 
 from restorecli.errors import (
     EXIT_INTERNAL,
+    CorruptInputError,
     InputNotFoundError,
     OutputExistsError,
     OutputFormatError,
@@ -40,6 +41,7 @@ from restorecli.media import (
     VIDEO,
     detect_kind,
     has_media_extension,
+    sniff_video_container,
     video_module,
 )
 from restorecli.media.image import (
@@ -240,6 +242,11 @@ def _open_stdin_video(data: bytes, limit: int | None) -> MediaInput:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         if not video.is_video(temp):
+            container = sniff_video_container(data[:32])
+            if container is not None:
+                raise CorruptInputError(
+                    f"<stdin>: corrupt or truncated video ({container} container)"
+                )
             raise UnsupportedInputError("<stdin>: not an image or video we can read")
         info = _probe_video(temp, limit, label="<stdin>")
     except BaseException:

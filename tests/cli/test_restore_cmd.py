@@ -260,6 +260,13 @@ BAD_INPUTS = {
     "truncated.jpg": (jpeg_bytes()[:300], 5, "truncated"),
     "notes.png": (b"shopping list: milk, eggs\n", 4, "not an image"),
     "bomb.png": (png_header(100_000, 100_000), 6, "megapixels"),
+    # A video cut short after its signature: damaged, not "not media".
+    "cut.mp4": (
+        b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(300),
+        5,
+        "truncated video",
+    ),
+    "cut.mkv": (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01" + bytes(300), 5, "truncated video"),
 }
 
 

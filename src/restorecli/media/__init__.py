@@ -73,6 +73,21 @@ def has_media_extension(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in MEDIA_EXTENSIONS
 
 
+def sniff_video_container(head: bytes) -> str | None:
+    """The container a file's first bytes announce (MP4/MOV, Matroska/WebM, AVI), or None.
+
+    Only used to tell a damaged video (the signature is there, the file does not open) from a
+    file that was never a video.
+    """
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "MP4/MOV"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "Matroska/WebM"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "AVI"
+    return None
+
+
 def detect_kind(path: str | os.PathLike[str]) -> str | None:
     """``"image"``, ``"video"`` or None (not media) for a file, judged by its content.
 
@@ -102,5 +117,8 @@ def detect_kind(path: str | os.PathLike[str]) -> str | None:
     except RestoreError:
         raise
     except Exception:  # a probe that chokes on a strange file means "not a video we read"
-        return None
+        pass
+    container = sniff_video_container(head)
+    if container is not None and video is not None:
+        raise CorruptInputError(f"{path}: corrupt or truncated video ({container} container)")
     return None
