@@ -306,7 +306,7 @@ def run_eval(
     for saver in savers.values():
         saver.finish()
 
-    report = EvalReport(task, folder, command, crop_border, rows)
+    report = EvalReport(task, folder, command, crop_border, rows, with_input=not autoencoder_only)
     to_stdout = any(p == "-" for p in files.values())
     if not quiet:
         console = table_console(stderr=to_stdout)
@@ -326,17 +326,25 @@ class EvalReport:
     """Renderings of one `restore eval` run (terminal tables, CSV, JSON, Markdown)."""
 
     def __init__(
-        self, task: str, folder: Path, command: str, crop_border: int, rows: list[Any]
+        self,
+        task: str,
+        folder: Path,
+        command: str,
+        crop_border: int,
+        rows: list[Any],
+        *,
+        with_input: bool = True,  # False when the "input" is the target itself
     ) -> None:
         self.task, self.folder, self.command = task, folder, command
-        self.crop_border, self.rows = crop_border, rows
+        self.crop_border, self.rows, self.with_input = crop_border, rows, with_input
 
     def tables(self) -> list[Any]:
         from restorecli.evaluate.sweep import images_table, summary_table
 
+        title, inp = f"restore eval {self.task} {self.folder}", self.with_input
         if len(self.rows) == 1:
-            return [images_table(self.rows[0], title=f"restore eval {self.task} {self.folder}")]
-        return [summary_table(self.rows, title=f"restore eval {self.task} {self.folder}")]
+            return [images_table(self.rows[0], title=title, with_input=inp)]
+        return [summary_table(self.rows, title=title, with_input=inp)]
 
     def weights(self) -> list[dict[str, Any]]:
         from restorecli.evaluate.provenance import weights_info_or_error
@@ -389,10 +397,14 @@ class EvalReport:
                 f"- {info.get('weights') or info.get('model')}: {digests or info.get('error')}"
             )
         lines.append("")
-        summary = summary_table(self.rows, title="Mean over images")
+        summary = summary_table(self.rows, title="Mean over images", with_input=self.with_input)
         lines.append(summary.to_markdown())
         if len(self.rows) == 1:
-            lines.append(images_table(self.rows[0], title="Per image").to_markdown())
+            lines.append(
+                images_table(
+                    self.rows[0], title="Per image", with_input=self.with_input
+                ).to_markdown()
+            )
         return "\n".join(lines)
 
 

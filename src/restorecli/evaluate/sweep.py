@@ -214,57 +214,37 @@ def run_sweep(
     return rows
 
 
-def summary_table(rows: Sequence[SweepRow], *, title: str = "") -> Table:
+def summary_table(rows: Sequence[SweepRow], *, title: str = "", with_input: bool = True) -> Table:
     """One row per setting: the options that vary (init and steps always), mean scores of the
-    output, then of the degraded input, and seconds per image."""
+    output, then of the degraded input (unless ``with_input`` is False), and seconds per image."""
     keys = _shown_keys(rows)
-    header = [
-        *keys,
-        *(METRIC_LABELS[k] for k in METRIC_NAMES),
-        *(f"input {METRIC_LABELS[k]}" for k in METRIC_NAMES),
-        "seconds/image",
-    ]
+    header = [*keys, *_metric_header(with_input), "seconds/image"]
     body = []
     for row in rows:
-        mean, inp, n = row.mean, row.result.input_mean, max(1, len(row.result.images))
-        body.append(
-            [
-                *(_config_value(row, k) for k in keys),
-                *(getattr(mean, k) for k in METRIC_NAMES),
-                *(getattr(inp, k) for k in METRIC_NAMES),
-                row.result.seconds / n,
-            ]
-        )
+        n = max(1, len(row.result.images))
+        scores = _scores(row.mean, row.result.input_mean, with_input)
+        body.append([*(_config_value(row, k) for k in keys), *scores, row.result.seconds / n])
     return Table(title, header, body)
 
 
-def images_table(row: SweepRow, *, title: str = "") -> Table:
+def images_table(row: SweepRow, *, title: str = "", with_input: bool = True) -> Table:
     """Per-image scores of one setting, with the mean as the last row."""
-    header = [
-        "image",
-        *(METRIC_LABELS[k] for k in METRIC_NAMES),
-        *(f"input {METRIC_LABELS[k]}" for k in METRIC_NAMES),
-        "seconds",
-    ]
-    body = [
-        [
-            r.name,
-            *(getattr(r.output, k) for k in METRIC_NAMES),
-            *(getattr(r.input, k) for k in METRIC_NAMES),
-            r.seconds,
-        ]
-        for r in row.result.images
-    ]
-    mean, inp = row.mean, row.result.input_mean
-    body.append(
-        [
-            "mean",
-            *(getattr(mean, k) for k in METRIC_NAMES),
-            *(getattr(inp, k) for k in METRIC_NAMES),
-            row.result.seconds / max(1, len(row.result.images)),
-        ]
-    )
+    header = ["image", *_metric_header(with_input), "seconds"]
+    body = [[r.name, *_scores(r.output, r.input, with_input), r.seconds] for r in row.result.images]
+    n = max(1, len(row.result.images))
+    mean = _scores(row.mean, row.result.input_mean, with_input)
+    body.append(["mean", *mean, row.result.seconds / n])
     return Table(title, header, body)
+
+
+def _metric_header(with_input: bool) -> list[str]:
+    header = [METRIC_LABELS[k] for k in METRIC_NAMES]
+    return header + [f"input {h}" for h in header] if with_input else header
+
+
+def _scores(output: Metrics, inp: Metrics, with_input: bool) -> list[float]:
+    values = [getattr(output, k) for k in METRIC_NAMES]
+    return values + [getattr(inp, k) for k in METRIC_NAMES] if with_input else values
 
 
 def per_image_csv(rows: Sequence[SweepRow]) -> Table:
