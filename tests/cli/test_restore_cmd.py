@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import signal
 import sys
 import types
 from pathlib import Path
@@ -40,6 +42,8 @@ class FakeRestorer:
     def restore_array(self, image: np.ndarray, *, callback=None) -> np.ndarray:
         if self.behaviour == "interrupt":
             raise KeyboardInterrupt
+        if self.behaviour == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
         return 1.0 - image
 
     def restore_batch(self, frames: np.ndarray, *, callback=None) -> np.ndarray:
@@ -347,6 +351,20 @@ def test_ctrl_c_exits_130_and_leaves_no_file(runner, fake, tmp_path) -> None:
     result = runner.invoke(app, ["derain", str(src)])
     assert result.exit_code == 130 and "interrupted" in result.stderr
     assert names(tmp_path) == ["in.png"]
+
+
+def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_file(fake, tmp_path, capsys) -> None:
+    from restorecli.cli import main
+
+    fake.behaviour = "sigterm"
+    src = write_png(tmp_path / "in.png")
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as caught:
+        main(["derain", str(src)])
+    assert caught.value.code == 128 + signal.SIGTERM
+    assert "terminated by SIGTERM" in capsys.readouterr().err
+    assert names(tmp_path) == ["in.png"]  # the temporary output was removed
+    assert signal.getsignal(signal.SIGTERM) is before  # main put the handler back
 
 
 def test_debug_shows_the_traceback(runner, fake, tmp_path) -> None:

@@ -24,6 +24,7 @@ code  error                      meaning
 70    (internal)                 a bug: please report it with the --debug traceback
 141   (broken pipe)              standard output closed before the output was written
 130   (interrupted)              Ctrl-C; the file being written is discarded
+143   (terminated)               SIGTERM (kill, timeout, docker stop); nothing partial is left
 ====  =========================  ===============================================================
 """
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -79,6 +81,9 @@ class RestoreGroup(TyperGroup):
                 raise
             typer.echo(f"restore: error: {_one_line(exc)}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except Terminated as exc:
+            typer.echo(f"\nrestore: terminated by {signal.Signals(exc.signum).name}", err=True)
+            raise typer.Exit(128 + exc.signum) from None
         except KeyboardInterrupt:
             typer.echo("\nrestore: interrupted", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -142,9 +147,28 @@ def _register_all() -> None:
 _register_all()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, so it unwinds as from Ctrl-C: every
+    temporary output is removed on the way out (Python's default would exit on the spot)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs ``restore`` and exits with its status."""
-    app(args=argv, prog_name="restore")
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, _terminate) for sig in signals}
+    try:
+        app(args=argv, prog_name="restore")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover
