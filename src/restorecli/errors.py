@@ -84,3 +84,5 @@ EXIT_USAGE = 2  # bad command-line usage (Typer/Click's own code)
 EXIT_INTERNAL = 70  # unexpected internal error (a bug): EX_SOFTWARE from sysexits.h
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells expect (128 + SIGINT)
 EXIT_BROKEN_PIPE = 141  # stdout closed by its reader (128 + SIGPIPE)
+EXIT_HANGUP = 129  # SIGHUP (terminal closed), unwound like Ctrl-C (128 + SIGHUP)
+EXIT_TERMINATED = 143  # SIGTERM (kill, timeout, docker stop), unwound like Ctrl-C

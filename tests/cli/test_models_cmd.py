@@ -88,9 +88,12 @@ def list_json(capsys, registry: Path) -> dict[str, dict]:
     return {row["name"]: row for row in json.loads(out)}
 
 
-def test_list_with_no_models(capsys):
-    if json.loads(run(capsys, "models", "list", "--json")[1]):
-        pytest.skip("the shipped registry has models now")
+def test_list_with_no_models(capsys, tmp_path, monkeypatch):
+    empty = tmp_path / "weights.toml"
+    empty.write_text("[models]\n\n[defaults]\n")
+    monkeypatch.setattr("restorecli.weights.registry.builtin_registry_path", lambda: empty)
+    monkeypatch.delenv("RESTORE_WEIGHTS_TOML", raising=False)
+    assert json.loads(run(capsys, "models", "list", "--json")[1]) == []
     code, out, err = run(capsys, "models", "list")
     assert code == 0 and out == ""
     assert "No models are registered" in err

@@ -25,6 +25,7 @@ code  error                      meaning
 141   (broken pipe)              standard output closed before the output was written
 130   (interrupted)              Ctrl-C; the file being written is discarded
 143   (terminated)               SIGTERM (kill, timeout, docker stop); nothing partial is left
+129   (hangup)                   SIGHUP (terminal closed); nothing partial is left
 ====  =========================  ===============================================================
 """
 
