@@ -30,14 +30,17 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 from restorecli.batch import load_restorer
 from restorecli.degrade import degrade
+from restorecli.errors import RestoreError
 from restorecli.evaluate.metrics import psnr, quantize
-from restorecli.evaluate.paired import natural_key
-from restorecli.media.image import EXTENSIONS, read_image
+from restorecli.evaluate.reconstruct import clean_image_pairs
+from restorecli.media.image import read_image
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder of clean photos")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="clean photos: a folder, or a paired one's target/"
+    )
     parser.add_argument("--task", default="derain")
     parser.add_argument("--weights", help="model name or weights folder (default: the task's)")
     parser.add_argument("--limit", type=int, default=4)
@@ -47,12 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     tiles = [tuple(int(v) for v in t.split(":")) for t in args.tiles.split(",")]
-    files = sorted(
-        (p for p in args.data.iterdir() if p.suffix.lower() in EXTENSIONS),
-        key=lambda p: natural_key(p.name),
-    )[: args.limit]
-    if not files:
-        raise SystemExit(f"{args.data}: no images")
+    try:
+        files = [pair.target for pair in clean_image_pairs(args.data, limit=args.limit)]
+    except RestoreError as exc:
+        raise SystemExit(f"bench_tiling_error: {exc}") from None
     restorer = load_restorer(args.weights, task=args.task, device=args.device)
     base = restorer.config
     scores: dict[str, list[dict[str, float]]] = {}

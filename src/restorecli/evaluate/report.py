@@ -349,7 +349,7 @@ def _real_section(
     folder = options.data / rel if rel else None
     if folder is None or not folder.is_dir():
         return ""
-    files = _image_files(folder)
+    files = _image_files(folder, recursive=True)
     n = _cap(options.plan.real_images, options.limit)
     if not files or n < 1:
         return ""
@@ -394,11 +394,13 @@ def _real_section(
     )
 
 
-def _image_files(folder: Path) -> list[Path]:
+def _image_files(folder: Path, *, recursive: bool = False) -> list[Path]:
+    """Image files of ``folder`` (and its sub-folders if ``recursive``) in natural order."""
     from restorecli.evaluate.paired import natural_key
     from restorecli.media.image import EXTENSIONS
 
-    files = (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    files = (p for p in found if p.is_file() and p.suffix.lower() in EXTENSIONS)
     return sorted(files, key=lambda p: natural_key(p.relative_to(folder).as_posix()))
 
 
@@ -475,7 +477,7 @@ def _paired_folder(task: str, options: ResultsOptions, tmp: Path) -> tuple[Path,
         # on the file name only, so each photo is degraded exactly as in a full run.
         source = tmp / f"{task}_kodak24_first{options.limit}"
         source.mkdir()
-        for path in _kodak_files(kodak)[: options.limit]:
+        for path in _image_files(kodak)[: options.limit]:
             (source / path.name).symlink_to(path.resolve())
     args = [
         "degrade",
@@ -512,17 +514,13 @@ def _run_cli(args: list[str]) -> None:
     typer.main.get_command(app).main(args, prog_name="restore", standalone_mode=False)
 
 
-def _kodak_files(kodak: Path) -> list[Path]:
-    return [p for p in _image_files(kodak) if p.parent == kodak]
-
-
 def _kodak_images(options: ResultsOptions, n: int) -> list[np.ndarray]:
     from restorecli.media.image import read_image
 
     kodak = options.data / KODAK_FOLDER
     if not kodak.is_dir():
         raise InputNotFoundError(f"{kodak}: no such folder (clean photos for the severity sweep)")
-    return [read_image(p).rgb for p in _kodak_files(kodak)[:n]]
+    return [read_image(p).rgb for p in _image_files(kodak)[:n]]
 
 
 def _loader(task: str, device: str) -> Callable[[str | None, str], Any]:
