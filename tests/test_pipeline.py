@@ -211,6 +211,15 @@ def test_stage_seconds_cover_every_stage(make_restorer) -> None:
     assert all(restorer.stage_seconds[s] >= before[s] for s in STAGES)  # accumulated
 
 
+@pytest.mark.parametrize(("init", "built"), [("zq", False), ("chebyshev", True), ("auto", True)])
+def test_prepare_builds_only_what_the_initial_state_needs(init, built, make_restorer) -> None:
+    restorer = make_restorer(init=init, steps=1)
+    restorer.prepare()
+    assert (restorer._tables is not None) is built
+    if init == "auto":
+        assert "neighbors" in restorer._tables
+
+
 def test_callback_gets_one_event_per_step(make_restorer) -> None:
     events: list[dict] = []
     make_restorer(init="zq", steps=3).restore_array(rand_image(16, 16), callback=events.append)

@@ -163,6 +163,12 @@ class Restorer:
             self._tables["neighbors"] = code_neighbors(self._tables["codebook"]).to(self.device)
         return self._tables
 
+    def prepare(self) -> None:
+        """Build now what the current initial state needs (geometry tables, neighbours), so
+        that timing the first image does not count a one-time set-up."""
+        if self.config.init in ("chebyshev", "auto"):
+            self.tables(neighbors=self.config.init == "auto")
+
     @property
     def schedule(self) -> ResShiftSchedule:
         kappa = self.config.kappa if self.config.kappa is not None else self.train_kappa

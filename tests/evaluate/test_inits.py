@@ -54,3 +54,31 @@ def test_train_free_then_trained(paired_dir: Path) -> None:
     )
     assert [r.init for r in everything] == list(INIT_MODES)
     assert all(r.trained_with == "chebyshev" for r in everything)
+
+
+def test_seconds_per_image_leaves_out_the_one_time_set_up(paired_dir: Path, monkeypatch) -> None:
+    """Each row's time is the mean restoration time; ``prepare`` (tables) runs before timing."""
+    clock = {"now": 0.0}
+
+    def perf_counter() -> float:
+        return clock["now"]
+
+    class Timed(Fake):
+        def prepare(self) -> None:
+            self.runs.append(("prepare", self.config.init, None))
+            clock["now"] += 100.0  # a slow table build must not show up per image
+
+        def restore_array(self, image: np.ndarray) -> np.ndarray:
+            clock["now"] += 0.25 if self.config.init == "zq" else 0.5
+            return super().restore_array(image)
+
+    monkeypatch.setattr("restorecli.evaluate.paired.time.perf_counter", perf_counter)
+    pairs = find_pairs(paired_dir, limit=2)
+    model = Timed("base")
+    rows = compare_inits(pairs, load=lambda w, p: model, weights="base", inits=["zq", "chebyshev"])
+    assert [(r.init, r.seconds_per_image) for r in rows] == [("zq", 0.25), ("chebyshev", 0.5)]
+    assert rows[0].as_dict()["seconds_per_image"] == 0.25
+    assert [r for r in model.runs if r[0] == "prepare"] == [
+        ("prepare", "zq", None),
+        ("prepare", "chebyshev", None),
+    ]

@@ -111,6 +111,11 @@ def train_denoiser_cmd(
     steps: int = typer.Option(20000, help="Total optimizer steps (resuming continues to this)."),
     batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
+    view: int = typer.Option(
+        0,
+        help="Degrade a square view this large, then cut the crop from it, so haze and veils "
+        "vary at the scale of a photo (0: degrade the crop itself).",
+    ),
     lr: float = typer.Option(5e-4, help="Peak learning rate (warm-up, then cosine decay)."),
     ema_decay: float = typer.Option(
         0.999, help="Decay of the exported EMA weights (lower for short runs)."
@@ -151,6 +156,7 @@ def train_denoiser_cmd(
             lam=lam,
             kappa=kappa,
             severity=(low, high),
+            view=view,
             steps=steps,
             batch_size=batch_size,
             crop=CropConfig(size=crop),

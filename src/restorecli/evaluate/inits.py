@@ -37,6 +37,7 @@ class InitRow:
     input_mean: Metrics
     images: int
     config: dict[str, Any]
+    seconds_per_image: float = 0.0  # restoration only: loading and scoring excluded
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class InitRow:
             "weights": self.weights,
             "init": self.init,
             "images": self.images,
+            "seconds_per_image": self.seconds_per_image,
             **self.mean.as_dict(),
             **{f"input_{k}": v for k, v in self.input_mean.as_dict().items()},
             "config": self.config,
@@ -104,6 +106,7 @@ def compare_inits(
             row.result.input_mean,
             len(row.result.images),
             row.config,
+            row.result.seconds / max(len(row.result.images), 1),
         )
         rows.append(item)
         if on_row is not None:

@@ -192,6 +192,9 @@ def evaluate_pairs(
     """
     result = EvalResult(dict(setting or {}))
     cache = input_cache if input_cache is not None else {}
+    prepare = getattr(restorer, "prepare", None)
+    if prepare is not None:  # one-time set-up stays out of the per-image times
+        prepare()
     for pair in pairs:
         inp, tgt, bits = load_pair(pair, max_pixels=max_pixels)
         start = time.perf_counter()

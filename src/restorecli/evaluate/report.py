@@ -233,14 +233,28 @@ def _task_section(
         steps=default_cfg.steps,
     )
     restorer.config = default_cfg
-    header = ["kind", "trained with", "init", *(METRIC_LABELS[k] for k in METRIC_NAMES)]
+    header = [
+        "kind",
+        "trained with",
+        "init",
+        *(METRIC_LABELS[k] for k in METRIC_NAMES),
+        "seconds/image",
+    ]
     body = [
-        [r.kind, r.trained_with or "-", r.init, *(getattr(r.mean, k) for k in METRIC_NAMES)]
+        [
+            r.kind,
+            r.trained_with or "-",
+            r.init,
+            *(getattr(r.mean, k) for k in METRIC_NAMES),
+            r.seconds_per_image,
+        ]
         for r in init_rows
     ]
     notes = [
         f"{len(pairs)} images; steps {default_cfg.steps}, lam 0.5 (lerp), seed 0. "
         "Train-free: one model, the initial state switched at inference only.",
+        "seconds/image: restoration alone (encode to decode) on this machine, mean over the "
+        "images; loading, one-time tables and scoring excluded.",
         w_note,
         f"Reproduce (train-free rows): "
         f"`{_eval_command(task, folder, options, weights, '--init', 'all')}`",

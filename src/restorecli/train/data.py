@@ -102,9 +102,9 @@ class PhotoCrops:
         areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
         self.weights = areas / areas.sum()
 
-    def crop(self, rng: np.random.Generator) -> np.ndarray:
-        """One float32 size x size x 3 crop in [0, 1]."""
-        size = self.cfg.size
+    def crop(self, rng: np.random.Generator, size: int = 0) -> np.ndarray:
+        """One float32 size x size x 3 crop in [0, 1] (``size`` 0: the configured size)."""
+        size = size or self.cfg.size
         im = self.images[rng.choice(len(self.images), p=self.weights)]
         h, w = im.shape[:2]
         scale = rng.uniform(self.cfg.min_scale, 1.0)
@@ -116,9 +116,9 @@ class PhotoCrops:
             patch = patch[:, ::-1]
         return np.ascontiguousarray(patch, dtype=np.float32) / 255.0
 
-    def batch(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def batch(self, n: int, rng: np.random.Generator, size: int = 0) -> np.ndarray:
         """``n`` random crops stacked as float32 n x size x size x 3."""
-        return np.stack([self.crop(rng) for _ in range(n)])
+        return np.stack([self.crop(rng, size) for _ in range(n)])
 
     def fixed_crops(self, n: int, size: int, seed: int = 0) -> np.ndarray:
         """``n`` validation crops (n x size x size x 3), cycling over the photos.

@@ -47,6 +47,10 @@ class DenoiserTrainConfig:
     # Training severities are drawn uniformly from this range; derain wants the heavy end
     # because real heavy rain (Rain100H) sits near severity 0.9 of the rain model.
     severity: tuple[float, float] = (0.0, 1.0)
+    # Side of the square view that is degraded before the crop is cut from it (0: degrade the
+    # crop itself). Haze and rain veils vary smoothly over a whole photo; degraded crop by crop
+    # they vary over 128 pixels instead, a scale real photos never show.
+    view: int = 0
     steps: int = 20000
     batch_size: int = 8
     crop: CropConfig = field(default_factory=lambda: CropConfig(size=128))
@@ -81,6 +85,10 @@ class DenoiserTrainConfig:
         check_counts(self, "val_images", "val_size", "sample_steps")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.view and self.view < self.crop.size:
+            raise ValueError(
+                f"view must be 0 or at least the crop size ({self.crop.size}), got {self.view}"
+            )
         # Latents are 1/4 of the crop and the UNet halves them (size_multiple - 1) times.
         multiple = 4 * self.model.size_multiple
         if self.crop.size < multiple or self.crop.size % multiple:
@@ -112,14 +120,42 @@ def validation_pairs(
                 )
             pairs.append((degraded.astype(np.float32) / 255, clean.astype(np.float32) / 255))
         return pairs
-    crops = held_out.fixed_crops(cfg.val_images, cfg.val_size, seed=cfg.seed)
+    views = held_out.fixed_crops(cfg.val_images, max(cfg.val_size, cfg.view), seed=cfg.seed)
     low, high = cfg.severity
     # Spread the held-out severities evenly over the inner 80 % of the training range.
-    levels = np.linspace(low + 0.1 * (high - low), high - 0.1 * (high - low), len(crops))
-    return [
-        (degrade(cfg.task, c, seed=1000 + i, severity=float(s)), c)
-        for i, (c, s) in enumerate(zip(crops, levels, strict=True))
-    ]
+    levels = np.linspace(low + 0.1 * (high - low), high - 0.1 * (high - low), len(views))
+    pairs = []
+    for i, (clean, level) in enumerate(zip(views, levels, strict=True)):
+        degraded = degrade(cfg.task, clean, seed=1000 + i, severity=float(level))
+        pairs.append((_centre(degraded, cfg.val_size), _centre(clean, cfg.val_size)))
+    return pairs
+
+
+def _centre(image: np.ndarray, size: int) -> np.ndarray:
+    """The centred size x size window of a square image."""
+    y = (image.shape[0] - size) // 2
+    x = (image.shape[1] - size) // 2
+    return image[y : y + size, x : x + size]
+
+
+def degraded_crops(
+    task: str,
+    views: np.ndarray,
+    size: int,
+    severity: tuple[float, float],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(clean, degraded)`` size x size crops: each view is degraded whole, then the same
+    random window is cut from both."""
+    clean_out, degraded_out = [], []
+    for view in views:
+        degraded = degrade(task, view, rng=rng, severity=float(rng.uniform(*severity)))
+        y = x = 0
+        if view.shape[0] > size:  # crop-sized views keep the random stream of older runs
+            y, x = (int(v) for v in rng.integers(0, view.shape[0] - size + 1, size=2))
+        clean_out.append(view[y : y + size, x : x + size])
+        degraded_out.append(degraded[y : y + size, x : x + size])
+    return np.stack(clean_out), np.stack(degraded_out)
 
 
 @torch.no_grad()
@@ -163,12 +199,9 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     ae_sha = sha256_file(cfg.autoencoder)
 
     for _ in run.steps():
-        clean_np = train_set.batch(cfg.batch_size, run.rng)
-        degraded_np = np.stack(
-            [
-                degrade(cfg.task, c, rng=run.rng, severity=float(run.rng.uniform(*cfg.severity)))
-                for c in clean_np
-            ]
+        views = train_set.batch(cfg.batch_size, run.rng, cfg.view)
+        clean_np, degraded_np = degraded_crops(
+            cfg.task, views, cfg.crop.size, cfg.severity, run.rng
         )
         with torch.no_grad():
             clean, degraded = to_tensor(clean_np, device), to_tensor(degraded_np, device)
