@@ -81,7 +81,8 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
     result = run(
         "denoiser", str(photos), "--task", "dehaze", "--autoencoder", str(ae),
         "-o", str(tmp_path / "den"), "--steps", "2", "--channels", "8", "--init", "zq",
-        "--kappa", "2", "--severity", "0.4,0.9", "--ema-decay", "0.99", *FAST, "--export", str(den),
+        "--kappa", "2", "--severity", "0.4,0.9", "--ema-decay", "0.99", "--view", "48", *FAST,
+        "--export", str(den),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     training = json.loads(read_metadata(den)["restorecli.training"])
@@ -90,6 +91,7 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
     assert config["model"]["channels"] == 8 and config["crop"]["size"] == 32
     assert config["val_size"] == 32  # the run used the small validation
     assert config["severity"] == [0.4, 0.9] and config["ema_decay"] == 0.99
+    assert config["view"] == 48
 
 
 @pytest.mark.parametrize(
@@ -102,6 +104,7 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
         (["--severity", "0.5"], "MIN,MAX"),
         (["--severity", "0.9,0.1"], "severity range"),
         (["--ema-decay", "1"], "ema_decay"),
+        (["--view", "64"], "at least the crop size"),
     ],
 )
 def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):

@@ -137,6 +137,47 @@ def test_held_out_pairs_follow_the_training_severity_range(photos, autoencoder_f
     np.testing.assert_allclose(heavy_pairs[0][0], expected)
 
 
+def test_views_are_degraded_whole_then_cut():
+    from restorecli.degrade import degrade
+    from restorecli.train.denoiser import degraded_crops
+
+    views = np.random.default_rng(1).random((3, 48, 48, 3), dtype=np.float32)
+    clean, degraded = degraded_crops("dehaze", views, 16, (0.5, 1.0), np.random.default_rng(7))
+    assert clean.shape == degraded.shape == (3, 16, 16, 3)
+    # Replaying the same random stream gives the whole degraded view; the crops are one window
+    # of it and the same window of the clean view.
+    rng = np.random.default_rng(7)
+    for view, c, d in zip(views, clean, degraded, strict=True):
+        whole = degrade("dehaze", view, rng=rng, severity=float(rng.uniform(0.5, 1.0)))
+        y, x = (int(v) for v in rng.integers(0, 48 - 16 + 1, size=2))
+        np.testing.assert_array_equal(c, view[y : y + 16, x : x + 16])
+        np.testing.assert_array_equal(d, whole[y : y + 16, x : x + 16])
+
+
+def test_crop_sized_views_are_degraded_as_they_are():
+    from restorecli.degrade import degrade
+    from restorecli.train.denoiser import degraded_crops
+
+    views = np.random.default_rng(1).random((2, 16, 16, 3), dtype=np.float32)
+    clean, degraded = degraded_crops("derain", views, 16, (0.2, 0.9), np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    expected = [degrade("derain", v, rng=rng, severity=float(rng.uniform(0.2, 0.9))) for v in views]
+    np.testing.assert_array_equal(clean, views)
+    np.testing.assert_array_equal(degraded, np.stack(expected))
+
+
+def test_validation_with_a_view_keeps_the_validation_size(photos, autoencoder_file, tmp_path):
+    from restorecli.train.data import PhotoCrops
+    from restorecli.train.denoiser import validation_pairs
+
+    cfg = _config(photos, tmp_path / "a", autoencoder_file, view=48, task="dehaze")
+    pairs = validation_pairs(cfg, PhotoCrops(photos, "val", cfg.crop))
+    assert [p[0].shape for p in pairs] == [(32, 32, 3)] * 2
+    assert all(np.abs(d - c).mean() > 0 for d, c in pairs)
+    train_denoiser(_config(photos, tmp_path / "run", autoencoder_file, steps=1, view=48))
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["view"] == 48
+
+
 def test_validation_uses_the_paired_folder(photos, autoencoder_file, tmp_path):
     val_dir = _paired(tmp_path / "pairs", same=True)
     run = tmp_path / "run"
@@ -168,6 +209,7 @@ def test_a_paired_folder_must_pair_up(photos, autoencoder_file, tmp_path):
         ({"batch_size": 0}, "batch_size"),
         ({"severity": (0.8, 0.2)}, "severity range"),
         ({"severity": (0.5, 1.5)}, "severity range"),
+        ({"view": 16}, "view must be 0 or at least the crop size"),
     ],
 )
 def test_bad_options_fail_before_training(tmp_path, overrides, message):
