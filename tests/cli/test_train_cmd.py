@@ -93,6 +93,21 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
     assert config["severity"] == [0.4, 0.9] and config["ema_decay"] == 0.99
     assert config["view"] == 48
 
+    # Re-export from the run folder: the last step, then the best validation (the only one).
+    again = tmp_path / "w" / "again.safetensors"
+    assert run("export", str(tmp_path / "den"), "-o", str(again)).exit_code == 0
+    assert read_metadata(again)["restorecli.training"] == read_metadata(den)["restorecli.training"]
+    best = tmp_path / "w" / "best.safetensors"
+    result = run("export", str(tmp_path / "den"), "--best", "-o", str(best))
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_metadata(best)["restorecli.training"])["step"] == 2
+    result = run("export", str(tmp_path / "ae"), "-o", str(again))
+    assert result.exit_code == 7 and "--force" in result.output  # never overwritten unasked
+    assert run("export", str(tmp_path / "ae"), "-o", str(again), "--force").exit_code == 0
+    assert read_metadata(again)["restorecli.kind"] == "autoencoder"
+    result = run("export", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.safetensors"))
+    assert result.exit_code == 3 and "not a training run" in result.output
+
 
 @pytest.mark.parametrize(
     ("args", "message"),

@@ -55,3 +55,27 @@ def test_steps_logging_checkpoints_and_resume(tmp_path: Path) -> None:
     assert resumed.info["step"] == 7
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert steps == [2, 4, 5, 6, 7]
+
+
+def test_best_weights_follow_the_best_validation(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    cfg = _Cfg(data=str(tmp_path), out=str(tmp_path / "run"), steps=4)
+    run = TrainingRun(cfg, "toy")
+    net = run.attach(torch.nn.Conv2d(1, 1, 1))
+    run.extra_info["source"] = "test"
+    scores = iter([10.0, 12.0, 11.0, 12.0])  # improves at steps 1 and 2 only
+    weights_at = {}
+    for _ in run.steps():
+        run.update(net(torch.ones(1, 1, 2, 2)).pow(2).mean())
+        weights_at[run.step_count] = run.ema.weight.detach().clone()
+        run.record({"val_psnr": next(scores)}, best="val_psnr")
+    run.close()
+
+    best = tmp_path / "run" / "best.safetensors"
+    with safe_open(str(best), framework="pt") as f:
+        info = json.loads(f.metadata()["info"])
+        assert not any(k.startswith("optim.") for k in f.keys())  # noqa: SIM118
+        torch.testing.assert_close(f.get_tensor("ema.weight"), weights_at[2])
+    assert (info["step"], info["val_psnr"], info["source"]) == (2, 12.0, "test")
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()  # no regular save asked

@@ -198,6 +198,36 @@ def verify_corpus_cmd(
         raise typer.Exit(1)
 
 
+@train_app.command("export")
+def export_cmd(
+    run: Path = typer.Argument(..., help="Run folder (with config.json and checkpoints)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The fp16 .safetensors file to write."),
+    best: bool = typer.Option(
+        False, "--best", help="Export best.safetensors (best validation) instead of the last step."
+    ),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite OUT if it exists."),
+) -> None:
+    """Write a run's EMA weights as an fp16 inference file (autoencoder or denoiser)."""
+    import json
+
+    from restorecli.errors import InputNotFoundError, OutputExistsError
+    from restorecli.train.autoencoder import export_autoencoder
+    from restorecli.train.denoiser import export_denoiser
+
+    ckpt = run / ("best.safetensors" if best else "checkpoint.safetensors")
+    if not (run / "config.json").is_file() or not ckpt.is_file():
+        raise InputNotFoundError(f"{run} has no config.json and {ckpt.name}: not a training run")
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out} exists; pass --force to overwrite it")
+    is_denoiser = "task" in json.loads((run / "config.json").read_text())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if is_denoiser:
+        export_denoiser(ckpt, out)
+    else:
+        export_autoencoder(ckpt, out, {})
+    typer.echo(str(out))
+
+
 @train_app.command("snapshot")
 def snapshot_cmd(
     run: Path = typer.Argument(..., help="Run folder with checkpoint.safetensors."),

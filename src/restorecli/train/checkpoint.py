@@ -41,19 +41,22 @@ def save_checkpoint(
     *,
     model: torch.nn.Module,
     ema: torch.nn.Module | None,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | None,
     info: dict[str, Any],
 ) -> None:
-    """Write everything needed to resume; atomic, so a kill mid-write keeps the old one."""
+    """Write everything needed to resume; atomic, so a kill mid-write keeps the old one.
+
+    Without ``optimizer`` the file is a snapshot of the weights (resumable, AdamW restarts)."""
     path = Path(path)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if ema is not None:
         tensors.update(
             {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
         )
-    opt_tensors, groups = _flatten_optimizer(optimizer)
-    tensors.update(opt_tensors)
-    meta = {"info": json.dumps(info), "param_groups": groups}
+    meta = {"info": json.dumps(info)}
+    if optimizer is not None:
+        opt_tensors, meta["param_groups"] = _flatten_optimizer(optimizer)
+        tensors.update(opt_tensors)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         save_file(tensors, str(tmp), metadata=meta)

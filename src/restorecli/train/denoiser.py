@@ -196,7 +196,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     pairs = validation_pairs(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
     run.console.log(f"{len(train_set.paths)} training photos; {len(pairs)} validation pairs")
     net = run.attach(LatentUNet(cfg.model), resume=resume)
-    ae_sha = sha256_file(cfg.autoencoder)
+    run.extra_info["autoencoder_sha256"] = sha256_file(cfg.autoencoder)
 
     for _ in run.steps():
         views = train_set.batch(cfg.batch_size, run.rng, cfg.view)
@@ -232,9 +232,9 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
                 task=cfg.task,
                 train_kappa=cfg.kappa,
             )
-            run.record(validate(restorer, pairs))
+            run.record(validate(restorer, pairs), best="val_psnr")
         if run.due(cfg.ckpt_every):
-            run.save(autoencoder_sha256=ae_sha)
+            run.save()
     return run.close()
 
 

@@ -75,6 +75,24 @@ class MetricsLog:
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def best(self, key: str, before: int) -> float | None:
+        """The highest ``key`` logged at a step before ``before`` (None: none logged)."""
+        values = [r[key] for r in self._records() if key in r and r.get("step", 0) < before]
+        return max(values) if values else None
+
+    def _records(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
     def truncate_after(self, step: int) -> None:
         """Drop records of steps after ``step``: a resumed run logs them again.
 
@@ -83,14 +101,7 @@ class MetricsLog:
         """
         if not self.enabled or not self.path.is_file():
             return
-        keep = []
-        for line in self.path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a kill
-                continue
-            if isinstance(record, dict) and record.get("step", 0) <= step:
-                keep.append(line + "\n")
+        keep = [json.dumps(r) + "\n" for r in self._records() if r.get("step", 0) <= step]
         write_text_atomic(self.path, "".join(keep))
 
 

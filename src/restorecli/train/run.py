@@ -35,7 +35,8 @@ from restorecli.train.loop import (
 
 
 class TrainingRun:
-    """One run folder: ``checkpoint.safetensors``, ``metrics.jsonl`` and ``config.json``.
+    """One run folder: ``checkpoint.safetensors``, ``metrics.jsonl`` and ``config.json``, plus
+    ``best.safetensors`` (weights at the best validation so far) when a loop names its score.
 
     ``cfg`` is a training config dataclass with at least: data, out, steps, batch_size, lr,
     ema_decay, log_every, val_every, ckpt_every, seed, device, progress.
@@ -53,11 +54,13 @@ class TrainingRun:
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.out / "checkpoint.safetensors"
+        self.best_path = self.out / "best.safetensors"
         self.rng = seed_everything(cfg.seed, self.dist.rank)
         self.log = MetricsLog(self.out / "metrics.jsonl", enabled=self.dist.is_main)
         self.step_count = 0
         self.lr = 0.0
         self.info: dict[str, Any] = {}
+        self.extra_info: dict[str, Any] = {}  # the loop's own facts, saved with every checkpoint
 
     @property
     def is_main(self) -> bool:
@@ -138,25 +141,42 @@ class TrainingRun:
         if not sys.stderr.isatty() and self.is_main:
             self.console.log(f"step {self.step_count} {status}")
 
-    def record(self, metrics: dict[str, float]) -> None:
-        """Validation results: to the metrics file and the console."""
+    def record(self, metrics: dict[str, float], best: str | None = None) -> None:
+        """Validation results: to the metrics file and the console.
+
+        With ``best`` (a key of ``metrics``, higher is better), the weights are also written to
+        ``best.safetensors`` whenever that score beats every earlier validation of the run:
+        small corpora overfit, and the last step is not always the best one.
+        """
         self.log.write({"step": self.step_count, **metrics})
         self.console.log(f"step {self.step_count} validation: {metrics}")
+        if best is None or not self.is_main:
+            return
+        earlier = self.log.best(best, before=self.step_count)
+        if earlier is None or metrics[best] > earlier:
+            self.save(path=self.best_path, optimizer=False, **{best: metrics[best]})
 
-    def save(self, **info: Any) -> None:
+    def save(self, path: Path | None = None, *, optimizer: bool = True, **info: Any) -> None:
         """Checkpoint (main process only): weights, EMA, optimizer and where the run stands."""
         if not self.is_main:
             return
-        self.info = {
+        info = {
             "step": self.step_count,
             "wall_time": self._wall0 + time.time() - self._start,
             "corpus_sha256": corpus_fingerprint(self.cfg.data),
             "world_size": self.dist.world_size,
+            **self.extra_info,
             **info,
         }
         save_checkpoint(
-            self.checkpoint_path, model=self.model, ema=self.ema, optimizer=self.opt, info=self.info
+            path or self.checkpoint_path,
+            model=self.model,
+            ema=self.ema,
+            optimizer=self.opt if optimizer else None,
+            info=info,
         )
+        if path is None:
+            self.info = info
 
     def close(self) -> Path:
         cleanup_distributed()
