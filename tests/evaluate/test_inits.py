@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from restorecli.evaluate.inits import TRAIN_FREE, TRAINED, compare_inits
 from restorecli.evaluate.paired import find_pairs
@@ -82,3 +83,27 @@ def test_seconds_per_image_leaves_out_the_one_time_set_up(paired_dir: Path, monk
         ("prepare", "zq", None),
         ("prepare", "chebyshev", None),
     ]
+
+
+def _row(psnrs: list[float], init: str = "zq"):
+    from restorecli.evaluate.inits import InitRow
+    from restorecli.evaluate.metrics import Metrics
+
+    m = Metrics(0.0, 0.0, 0.0, 0.0)
+    return InitRow(TRAIN_FREE, None, None, init, m, m, len(psnrs), {}, 0.0, psnrs)
+
+
+def test_paired_difference_matches_a_paired_t_interval() -> None:
+    from scipy import stats
+
+    from restorecli.evaluate.inits import paired_difference
+
+    a, b = [20.0, 22.0, 25.0, 19.0], [19.5, 21.0, 24.8, 18.0]
+    mean, half = paired_difference(_row(a), _row(b, "chebyshev"))
+    diff = np.subtract(a, b)
+    low, high = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert mean == pytest.approx(diff.mean())
+    assert (mean - half, mean + half) == pytest.approx((low, high))
+    assert paired_difference(_row(a), _row(a[:2])) is None
+    one = paired_difference(_row([20.0]), _row([19.0]))
+    assert one[0] == 1.0 and np.isnan(one[1])

@@ -11,15 +11,18 @@ Every row is one (model, initial state) with the mean scores over the folder.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+from scipy import stats
 
 from restorecli.evaluate.metrics import Metrics
 from restorecli.evaluate.paired import Pair
 from restorecli.evaluate.sweep import Loader, Setting, SweepRow, run_sweep
 from restorecli.init_state import INIT_MODES
 
-__all__ = ["TRAINED", "TRAIN_FREE", "InitRow", "compare_inits"]
+__all__ = ["TRAINED", "TRAIN_FREE", "InitRow", "compare_inits", "paired_difference"]
 
 TRAIN_FREE = "train-free"
 TRAINED = "trained-with"
@@ -38,6 +41,7 @@ class InitRow:
     images: int
     config: dict[str, Any]
     seconds_per_image: float = 0.0  # restoration only: loading and scoring excluded
+    psnr_per_image: list[float] = field(default_factory=list)  # in the order of the pairs
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +111,7 @@ def compare_inits(
             len(row.result.images),
             row.config,
             row.result.seconds / max(len(row.result.images), 1),
+            [r.output.psnr for r in row.result.images],
         )
         rows.append(item)
         if on_row is not None:
@@ -121,3 +126,23 @@ def compare_inits(
         max_pixels=max_pixels,
     )
     return rows
+
+
+def paired_difference(
+    row: InitRow, reference: InitRow, confidence: float = 0.95
+) -> tuple[float, float] | None:
+    """Mean per-image PSNR difference ``row - reference`` and the half-width of its
+    ``confidence`` interval (Student t over the images, paired: the same images in both).
+
+    Per-image differences vary far less than the PSNRs themselves, so pairing separates
+    initial states that unpaired means over a few images could not. None when the rows were
+    not scored on the same number of images; the half-width is nan for a single image.
+    """
+    a, b = np.asarray(row.psnr_per_image), np.asarray(reference.psnr_per_image)
+    if len(a) != len(b) or not len(a):
+        return None
+    diff = a - b
+    if len(diff) < 2:
+        return float(diff.mean()), float("nan")
+    sem = diff.std(ddof=1) / np.sqrt(len(diff))
+    return float(diff.mean()), float(stats.t.ppf(0.5 + confidence / 2, len(diff) - 1) * sem)
