@@ -81,7 +81,8 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
     result = run(
         "denoiser", str(photos), "--task", "dehaze", "--autoencoder", str(ae),
         "-o", str(tmp_path / "den"), "--steps", "2", "--channels", "8", "--init", "zq",
-        "--kappa", "2", "--severity", "0.4,0.9", "--ema-decay", "0.99", "--view", "48", *FAST,
+        "--kappa", "2", "--severity", "0.4,0.9", "--ema-decay", "0.99", "--view", "48",
+        "--val-steps", "1", *FAST,
         "--export", str(den),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -91,7 +92,7 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
     assert config["model"]["channels"] == 8 and config["crop"]["size"] == 32
     assert config["val_size"] == 32  # the run used the small validation
     assert config["severity"] == [0.4, 0.9] and config["ema_decay"] == 0.99
-    assert config["view"] == 48
+    assert config["view"] == 48 and config["sample_steps"] == 1
 
     # Re-export from the run folder: the last step, then the best validation (the only one).
     again = tmp_path / "w" / "again.safetensors"
@@ -120,6 +121,7 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
         (["--severity", "0.9,0.1"], "severity range"),
         (["--ema-decay", "1"], "ema_decay"),
         (["--view", "64"], "at least the crop size"),
+        (["--val-steps", "0"], "sample_steps"),
     ],
 )
 def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):

@@ -125,6 +125,9 @@ def train_denoiser_cmd(
         None, help="Paired folder (input/, target/) for validation; default: held-out photos."
     ),
     val_every: int = typer.Option(500, help="Validate every N steps."),
+    val_steps: int = typer.Option(
+        4, help="Diffusion steps of the validation sampling (use the count you will ship)."
+    ),
     ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
     seed: int = typer.Option(0, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
@@ -165,6 +168,7 @@ def train_denoiser_cmd(
             ema_decay=ema_decay,
             val_dir=str(val_dir) if val_dir else None,
             val_every=val_every,
+            sample_steps=val_steps,
             ckpt_every=ckpt_every,
             seed=seed,
             device=device,
