@@ -215,3 +215,13 @@ def test_a_paired_folder_must_pair_up(photos, autoencoder_file, tmp_path):
 def test_bad_options_fail_before_training(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         _config(tmp_path, tmp_path / "run", tmp_path / "ae.safetensors", **overrides)
+
+
+def test_validation_records_say_what_they_measured(photos, autoencoder_file, tmp_path):
+    run = tmp_path / "run"
+    train_denoiser(_config(photos, run, autoencoder_file, steps=1, view=48))
+    (val,) = [r for r in _records(run) if "val_psnr" in r]
+    assert val["val_setup"] == (
+        "held-out 32px crops, view 48, severity 0-1; 2 images; 2 steps; init chebyshev"
+    )
+    assert (run / "best.safetensors").is_file()

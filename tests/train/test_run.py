@@ -79,3 +79,23 @@ def test_best_weights_follow_the_best_validation(tmp_path: Path) -> None:
         torch.testing.assert_close(f.get_tensor("ema.weight"), weights_at[2])
     assert (info["step"], info["val_psnr"], info["source"]) == (2, 12.0, "test")
     assert not (tmp_path / "run" / "checkpoint.safetensors").exists()  # no regular save asked
+
+
+def test_best_compares_only_validations_of_the_same_setup(tmp_path: Path) -> None:
+    cfg = _Cfg(data=str(tmp_path), out=str(tmp_path / "run"), steps=3)
+    run = TrainingRun(cfg, "toy")
+    net = run.attach(torch.nn.Conv2d(1, 1, 1))
+    plan = iter([(30.0, "crops"), (20.0, "photos"), (25.0, "photos")])
+    for _ in run.steps():
+        run.update(net(torch.ones(1, 1, 2, 2)).pow(2).mean())
+        score, setup = next(plan)
+        run.record({"val_psnr": score}, best="val_psnr", setup=setup)
+    run.close()
+    # The 30 dB of another setup does not block the photos' best (25 dB at step 3).
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "run" / "best.safetensors"), framework="pt") as f:
+        info = json.loads(f.metadata()["info"])
+    assert (info["step"], info["val_psnr"]) == (3, 25.0)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert [r["val_setup"] for r in records if "val_psnr" in r] == ["crops", "photos", "photos"]

@@ -131,6 +131,17 @@ def validation_pairs(
     return pairs
 
 
+def validation_setup(cfg: DenoiserTrainConfig, count: int) -> str:
+    """What the validation scores measure, stored with them: only equal setups compare."""
+    source = (
+        f"pairs {cfg.val_dir}"
+        if cfg.val_dir
+        else f"held-out {cfg.val_size}px crops, view {cfg.view}, severity "
+        f"{cfg.severity[0]:g}-{cfg.severity[1]:g}"
+    )
+    return f"{source}; {count} images; {cfg.sample_steps} steps; init {cfg.init}"
+
+
 def _centre(image: np.ndarray, size: int) -> np.ndarray:
     """The centred size x size window of a square image."""
     y = (image.shape[0] - size) // 2
@@ -195,6 +206,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     train_set = PhotoCrops(cfg.data, "train", cfg.crop)
     pairs = validation_pairs(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
     run.console.log(f"{len(train_set.paths)} training photos; {len(pairs)} validation pairs")
+    setup = validation_setup(cfg, len(pairs))
     net = run.attach(LatentUNet(cfg.model), resume=resume)
     run.extra_info["autoencoder_sha256"] = sha256_file(cfg.autoencoder)
 
@@ -232,7 +244,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
                 task=cfg.task,
                 train_kappa=cfg.kappa,
             )
-            run.record(validate(restorer, pairs), best="val_psnr")
+            run.record(validate(restorer, pairs), best="val_psnr", setup=setup)
         if run.due(cfg.ckpt_every):
             run.save()
     return run.close()

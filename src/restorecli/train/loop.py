@@ -75,9 +75,16 @@ class MetricsLog:
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
-    def best(self, key: str, before: int) -> float | None:
-        """The highest ``key`` logged at a step before ``before`` (None: none logged)."""
-        values = [r[key] for r in self._records() if key in r and r.get("step", 0) < before]
+    def best(self, key: str, before: int, where: dict[str, Any] | None = None) -> float | None:
+        """The highest ``key`` logged at a step before ``before`` in records that match
+        ``where`` (a missing field counts as None); None when there is none."""
+        values = [
+            r[key]
+            for r in self._records()
+            if key in r
+            and r.get("step", 0) < before
+            and all(r.get(k) == v for k, v in (where or {}).items())
+        ]
         return max(values) if values else None
 
     def _records(self) -> list[dict[str, Any]]:

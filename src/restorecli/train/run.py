@@ -141,18 +141,22 @@ class TrainingRun:
         if not sys.stderr.isatty() and self.is_main:
             self.console.log(f"step {self.step_count} {status}")
 
-    def record(self, metrics: dict[str, float], best: str | None = None) -> None:
+    def record(self, metrics: dict[str, float], best: str | None = None, setup: str = "") -> None:
         """Validation results: to the metrics file and the console.
 
         With ``best`` (a key of ``metrics``, higher is better), the weights are also written to
-        ``best.safetensors`` whenever that score beats every earlier validation of the run:
+        ``best.safetensors`` whenever that score beats every earlier validation of the run with
+        the same ``setup`` (what was validated and how; a resumed run may validate differently):
         small corpora overfit, and the last step is not always the best one.
         """
-        self.log.write({"step": self.step_count, **metrics})
+        record: dict[str, Any] = {"step": self.step_count, **metrics}
+        if setup:
+            record["val_setup"] = setup
+        self.log.write(record)
         self.console.log(f"step {self.step_count} validation: {metrics}")
         if best is None or not self.is_main:
             return
-        earlier = self.log.best(best, before=self.step_count)
+        earlier = self.log.best(best, before=self.step_count, where={"val_setup": setup or None})
         if earlier is None or metrics[best] > earlier:
             self.save(path=self.best_path, optimizer=False, **{best: metrics[best]})
 
