@@ -1,0 +1,40 @@
+"""scripts/held_out_photos.py: exactly the held-out split, downscaled, flat PNG names."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from restorecli.train.data import split_images
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "held_out_photos.py"
+
+
+def test_writes_the_held_out_photos(tmp_path: Path, monkeypatch, capsys) -> None:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "photos"
+    for i in range(12):
+        folder = data / ("sub" if i % 3 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = (rng.random((60, 90, 3)) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"p{i}.jpg")
+    out = tmp_path / "held_out"
+    spec = importlib.util.spec_from_file_location("held_out_photos", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(
+        sys, "argv", ["x", str(data), str(out), "--max-side", "45", "--val-fraction", "0.3"]
+    )
+    module.main()
+
+    _, held_out = split_images(data, 0.3)
+    expected = {
+        p.relative_to(data).with_suffix(".png").as_posix().replace("/", "__") for p in held_out
+    }
+    assert held_out and {p.name for p in out.iterdir()} == expected
+    assert all(Image.open(p).size == (45, 30) for p in out.iterdir())
+    assert f"{len(held_out)} held-out photos" in capsys.readouterr().out
