@@ -161,7 +161,11 @@ class TrainingRun:
             self.save(path=self.best_path, optimizer=False, **{best: metrics[best]})
 
     def save(self, path: Path | None = None, *, optimizer: bool = True, **info: Any) -> None:
-        """Checkpoint (main process only): weights, EMA, optimizer and where the run stands."""
+        """Checkpoint (main process only): weights, EMA, optimizer and where the run stands.
+
+        ``path`` other than the run's checkpoint (e.g. the best weights) leaves ``self.info``,
+        the state a resume starts from, alone; ``optimizer=False`` writes the weights only.
+        """
         if not self.is_main:
             return
         info = {
