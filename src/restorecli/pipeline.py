@@ -86,6 +86,7 @@ class Restorer:
         self.task = task
         self.name = name
         self.train_kappa = train_kappa
+        self.trained_init: str | None = None  # the initial state the denoiser was trained with
         # Pixels per latent pixel times the UNet's own multiple: frames are padded to this.
         self.multiple = autoencoder.stride * denoiser.size_multiple
         self.stage_seconds: dict[str, float] = defaultdict(float)
@@ -134,7 +135,7 @@ class Restorer:
                 cfg = replace(cfg, init=init)
             if resolved.default_steps:
                 cfg = replace(cfg, steps=resolved.default_steps)
-        return cls(
+        restorer = cls(
             autoencoder,  # type: ignore[arg-type]
             denoiser,  # type: ignore[arg-type]
             config=cfg,
@@ -144,6 +145,8 @@ class Restorer:
             name=resolved.name,
             train_kappa=float(train.get("kappa", 1.0)),
         )
+        restorer.trained_init = train.get("init")
+        return restorer
 
     # --- geometry tables ---------------------------------------------------------------------
 

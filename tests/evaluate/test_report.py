@@ -100,3 +100,26 @@ def test_make_results(bench_root: Path, tiny_weights: Path, tmp_path: Path) -> N
     with pytest.raises(OutputExistsError, match="--overwrite"):
         make_results(options)
     assert foreign.read_text() == "my notes"
+
+
+def test_trained_with_rows_compare_with_the_chebyshev_trained_model() -> None:
+    from restorecli.evaluate.inits import TRAIN_FREE, TRAINED, InitRow
+    from restorecli.evaluate.metrics import Metrics
+    from restorecli.evaluate.report import _versus_chebyshev
+
+    m = Metrics(0.0, 0.0, 0.0, 0.0)
+
+    def row(kind, trained_with, init, psnrs):
+        return InitRow(kind, trained_with, None, init, m, m, len(psnrs), {}, 0.0, psnrs)
+
+    free_cheb = row(TRAIN_FREE, None, "chebyshev", [20.0, 21.0, 22.0])
+    free_zq = row(TRAIN_FREE, None, "zq", [19.0, 20.5, 21.0])
+    zq_model = row(TRAINED, "zq", "zq", [21.0, 22.0, 23.0])
+    rows = [free_zq, free_cheb, zq_model]
+    assert _versus_chebyshev(free_cheb, rows, "chebyshev") == "-"
+    assert _versus_chebyshev(free_zq, rows, "chebyshev").startswith("-0.83 ± ")
+    # No model trained with chebyshev among the trained-with rows: the train-free model is it.
+    assert _versus_chebyshev(zq_model, rows, "chebyshev") == "+1.00 ± 0.00"
+    assert _versus_chebyshev(zq_model, rows, "zq") == "-"  # no chebyshev-trained reference
+    cheb_model = row(TRAINED, "chebyshev", "chebyshev", [20.5, 21.5, 22.5])
+    assert _versus_chebyshev(zq_model, [*rows, cheb_model], "chebyshev") == "+0.50 ± 0.00"

@@ -101,7 +101,7 @@ def test_resume_and_export_then_restore_with_the_pair(photos, autoencoder_file, 
     restorer = Restorer.from_pretrained(weights, device="cpu")
     assert restorer.task == "derain" and restorer.train_kappa == 0.5
     # With no registry entry, the state the denoiser was trained with is the default.
-    assert restorer.config.init == "lerp"
+    assert restorer.config.init == restorer.trained_init == "lerp"
     image = np.random.default_rng(0).random((40, 36, 3), dtype=np.float32)
     out = restorer.restore_array(image)
     assert out.shape == image.shape and out.dtype == np.float32
