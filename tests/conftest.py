@@ -45,6 +45,24 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture(scope="session")
+def load_repo_script():
+    """Import a script of the repository (``benchmarks/x.py``, ``scripts/y.py``) as a module:
+    they are run from a checkout, not installed."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+
+    def load(relative: str):
+        path = root / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def make_tiny_models():
     """``tiny_models`` for test modules (several conftest.py exist, so importing one is fragile)."""
     return tiny_models

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,17 +15,10 @@ from restorecli.train.denoiser import DenoiserTrainConfig, export_denoiser, trai
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "denoiser_overfit.py"
 
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("denoiser_overfit", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_table_compares_held_out_and_training_photos(tiny_weights, tmp_path, monkeypatch, capsys):
+def test_table_compares_held_out_and_training_photos(
+    tiny_weights, tmp_path, monkeypatch, capsys, load_repo_script
+):
     rng = np.random.default_rng(0)
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -55,7 +46,7 @@ def test_table_compares_held_out_and_training_photos(tiny_weights, tmp_path, mon
     del raw["view"]
     (run / "config.json").write_text(json.dumps(raw))
 
-    script = _load_script()
+    script = load_repo_script("benchmarks/denoiser_overfit.py")
     monkeypatch.setattr(
         sys, "argv", ["x", str(run), str(weights), "--size", "32", "--steps", "1,2"]
     )

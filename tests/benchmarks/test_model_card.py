@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -15,23 +14,16 @@ from restorecli.weights.authoring import register_bundled
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "model_card.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("model_card", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _image(path: Path, rng: np.random.Generator) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(path)
 
 
-def test_card_block_is_measured_and_the_prose_kept(tiny_weights: Path, tmp_path: Path, monkeypatch):
-    card = _load_script()
+def test_card_block_is_measured_and_the_prose_kept(
+    tiny_weights: Path, tmp_path: Path, monkeypatch, load_repo_script
+):
+    card = load_repo_script("benchmarks/model_card.py")
     rng = np.random.default_rng(0)
     data = tmp_path / "bench"
     for name in ("kodim01.png", "kodim02.png"):

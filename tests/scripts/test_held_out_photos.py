@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,10 +10,8 @@ from PIL import Image
 
 from restorecli.train.data import split_images
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "held_out_photos.py"
 
-
-def test_writes_the_held_out_photos(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_writes_the_held_out_photos(tmp_path: Path, monkeypatch, capsys, load_repo_script) -> None:
     rng = np.random.default_rng(0)
     data = tmp_path / "photos"
     for i in range(12):
@@ -23,9 +20,7 @@ def test_writes_the_held_out_photos(tmp_path: Path, monkeypatch, capsys) -> None
         pixels = (rng.random((60, 90, 3)) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(folder / f"p{i}.jpg")
     out = tmp_path / "held_out"
-    spec = importlib.util.spec_from_file_location("held_out_photos", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_repo_script("scripts/held_out_photos.py")
     monkeypatch.setattr(
         sys, "argv", ["x", str(data), str(out), "--max-side", "45", "--val-fraction", "0.3"]
     )
