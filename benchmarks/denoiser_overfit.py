@@ -12,27 +12,26 @@ much higher on training photos than on held-out ones at some step count has memo
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 from pathlib import Path
 
-from restorecli.models import UNetConfig, load_model
+from restorecli.models import load_model
 from restorecli.pipeline import RestoreConfig, Restorer
-from restorecli.train.data import CropConfig, PhotoCrops
-from restorecli.train.denoiser import DenoiserTrainConfig, validate, validation_pairs
+from restorecli.train.data import PhotoCrops
+from restorecli.train.denoiser import (
+    DenoiserTrainConfig,
+    config_from_run,
+    validate,
+    validation_pairs,
+)
 
 
 def run_config(run: Path, data: Path | None) -> DenoiserTrainConfig:
-    """The run's own training config (``config.json``), with the photo folder replaced."""
-    raw = json.loads((run / "config.json").read_text())
-    raw["crop"] = CropConfig(**raw["crop"])
-    raw["model"] = UNetConfig(**raw["model"])
-    raw["severity"] = tuple(raw["severity"])
-    raw["val_dir"] = None  # the held-out photos, not a paired folder
+    """The run's own training config, validating on held-out photos of ``data`` if given."""
+    cfg = config_from_run(run)
+    cfg.val_dir = None  # the held-out photos, not a paired folder
     if data is not None:
-        raw["data"] = str(data)
-    known = {f.name for f in dataclasses.fields(DenoiserTrainConfig)}
-    return DenoiserTrainConfig(**{k: v for k, v in raw.items() if k in known})
+        cfg.data = str(data)
+    return cfg
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ level, form ``x_t`` by the forward process and regress the network's prediction 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,17 @@ class DenoiserTrainConfig:
                 f"crop size must be a positive multiple of {multiple} for this model, "
                 f"got {self.crop.size}"
             )
+
+
+def config_from_run(run: str | Path) -> DenoiserTrainConfig:
+    """The config a run was trained with, from its ``config.json`` (fields added since the run
+    was made take their defaults)."""
+    raw = json.loads((Path(run) / "config.json").read_text())
+    raw["crop"] = CropConfig(**raw["crop"])
+    raw["model"] = UNetConfig(**raw["model"])
+    raw["severity"] = tuple(raw["severity"])
+    known = {f.name for f in dataclasses.fields(DenoiserTrainConfig)}
+    return DenoiserTrainConfig(**{k: v for k, v in raw.items() if k in known})
 
 
 def validation_pairs(
