@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
 
+from restorecli.models import LatentUNet
 from restorecli.pipeline import RestoreConfig, Restorer
 from restorecli.tiling import Tile, tile_starts, tile_weight, tiles
 
@@ -176,7 +178,7 @@ def test_tiled_equals_untiled_when_overlap_covers_the_receptive_field(make_tiny_
     assert np.abs(tiled - untiled).max() < 1e-3
 
 
-def box_blur(self: Restorer, xp: torch.Tensor, noise: torch.Tensor, callback=None):
+def box_blur(self: Restorer, xp: torch.Tensor, noise: torch.Tensor, callback=None, context=None):
     """A smooth local 'network' (radius 4) whose zero padding darkens every tile's border."""
     return F.avg_pool2d(xp, 9, stride=1, padding=4, count_include_pad=True)
 
@@ -221,3 +223,38 @@ def test_no_seams_on_a_smooth_image(make_tiny_models, monkeypatch: pytest.Monkey
     )
     seamed = Restorer(ae, unet, config=cfg, device="cpu").restore_array(image)
     assert border_gradient_ratio(seamed, grid, band=8) > 10.0
+
+
+@pytest.mark.usefixtures("torch_one_thread")
+def test_a_frame_context_is_computed_once_per_frame_so_tiles_still_match(make_tiny_models):
+    # The context branch reads the whole frame; every tile gets that same vector, so the
+    # tiled result still equals the untiled one (a per-tile context would not).
+    ae, small = make_tiny_models(levels=1)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():  # every block live, so the context reaches the output
+        for p in small.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    unet = LatentUNet(replace(small.config, context=4, context_size=32))
+    unet.load_state_dict(small.state_dict(), strict=False)
+    with torch.no_grad():
+        for p in unet.frame_context.parameters():
+            p.normal_(0, 0.5, generator=g)
+    unet.eval()
+    radius = receptive_radius(ae, small, size=320)  # the branch adds no reach
+    multiple = ae.stride * unet.size_multiple
+    overlap = -(-4 * radius // multiple) * multiple
+    image = np.random.default_rng(1).random((2 * overlap + 24, 2 * overlap + 40, 3), np.float32)
+    seen = []
+    original = unet.encode_context
+    unet.encode_context = lambda frames: seen.append(frames.shape) or original(frames)
+    cfg = RestoreConfig(init="ze", steps=1, tile=2 * overlap, tile_overlap=overlap)
+    tiled = Restorer(ae, unet, config=cfg, device="cpu").restore_array(image)
+    assert seen == [(1, 3, *image.shape[:2])]  # once, on the whole (unpadded) frame
+    untiled = Restorer(
+        ae, unet, config=RestoreConfig(init="ze", steps=1, tile=0), device="cpu"
+    ).restore_array(image)
+    assert np.abs(tiled - untiled).max() < 1e-3
+    without = Restorer(
+        ae, small, config=RestoreConfig(init="ze", steps=1, tile=0), device="cpu"
+    ).restore_array(image)
+    assert np.abs(untiled - without).max() > 1e-2  # the context does change the result

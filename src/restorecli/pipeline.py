@@ -3,11 +3,13 @@
 ``Restorer`` owns the loop (diffusers-style): the models, the schedule and the Chebyshev table are
 its parts; frames go in as float arrays in [0, 1] and come out the same way. Large frames are cut
 into overlapping tiles (``tiling``); the sampling noise is drawn once for the whole frame and
-cropped per tile, so tiles agree with each other and with an untiled run.
+cropped per tile, so tiles agree with each other and with an untiled run; likewise a denoiser
+with a frame-context branch gets one context vector per frame, computed from the whole frame.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -203,18 +205,24 @@ class Restorer:
         xp = self.pad(x.to(self.device, torch.float32) * 2 - 1)
         hp, wp = xp.shape[-2:]
         noise = self.frame_noise(b, hp, wp)
+        context = self.frame_context(xp[..., :h, :w])
         size = self.config.tile
         if not size or (hp <= size and wp <= size):
-            out = self._restore_padded(xp, noise, callback)
+            out = self._restore_padded(xp, noise, callback, context=context)
         else:
-            out = self._restore_tiled(xp, noise, size, callback)
+            out = self._restore_tiled(xp, noise, size, callback, context=context)
         del xp, noise  # full-frame buffers: free them before the output conversion
         # In place: a new frame-sized tensor per operation adds up on large images.
         out = out[..., :h, :w].clamp_(-1, 1).add_(1).div_(2)
         return out.to(src_device, torch.float32)
 
     def _restore_tiled(
-        self, xp: torch.Tensor, noise: torch.Tensor, size: int, callback: Callback | None
+        self,
+        xp: torch.Tensor,
+        noise: torch.Tensor,
+        size: int,
+        callback: Callback | None,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b, _, hp, wp = xp.shape
         overlap = self.config.tile_overlap
@@ -226,7 +234,7 @@ class Restorer:
         for i, t in enumerate(grid):
             crop = xp[..., t.y0 : t.y1, t.x0 : t.x1]
             tile_noise = noise[..., t.y0 // s : t.y1 // s, t.x0 // s : t.x1 // s]
-            out = self._restore_padded(crop, tile_noise, None)
+            out = self._restore_padded(crop, tile_noise, None, context=context)
             wgt = tile_weight(t, grid, self.device)
             acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wgt
             weight[..., t.y0 : t.y1, t.x0 : t.x1] += wgt
@@ -235,12 +243,16 @@ class Restorer:
         return acc.div_(weight)
 
     def _restore_padded(
-        self, xp: torch.Tensor, noise: torch.Tensor, callback: Callback | None
+        self,
+        xp: torch.Tensor,
+        noise: torch.Tensor,
+        callback: Callback | None,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The whole chain on one padded batch (a frame or a tile), in [-1, 1]."""
         z_e, indices = self.encode(xp)
         y0 = self.initial_state(z_e, indices)
-        z0 = self.sample(y0, noise, callback=callback)
+        z0 = self.sample(y0, noise, callback=callback, context=context)
         z_q, _ = self.requantize(z0)
         return self.decode(z_q)
 
@@ -275,12 +287,28 @@ class Restorer:
                 neighbors=tables.get("neighbors"),
             ).to(self.dtype)
 
+    def frame_context(self, frames: torch.Tensor) -> torch.Tensor | None:
+        """The denoiser's context vector for whole frames in [-1, 1] (None if it reads none)."""
+        if not self.denoiser.uses_context:
+            return None
+        with self._stage("encode"):  # it reads the degraded frame, like the encoder
+            return self.denoiser.encode_context(frames.to(self.dtype))
+
     def sample(
-        self, y0: torch.Tensor, noise: torch.Tensor, *, callback: Callback | None = None
+        self,
+        y0: torch.Tensor,
+        noise: torch.Tensor,
+        *,
+        callback: Callback | None = None,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Run the residual-shift chain from y0 with the given noise (T x B x D x h x w)."""
+        """Run the residual-shift chain from y0 with the given noise (T x B x D x h x w);
+        ``context``: :meth:`frame_context` of the whole frames, for denoisers that read it."""
+        model = self.denoiser
+        if context is not None:
+            model = functools.partial(self.denoiser, context=context)  # type: ignore[assignment]
         with self._stage("sample"):
-            return sample(self.denoiser, y0, self.schedule, noise=noise, callback=callback)
+            return sample(model, y0, self.schedule, noise=noise, callback=callback)
 
     def requantize(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Snap the chain's output to the nearest codes: (z_q, indices)."""

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from restorecli.errors import InputNotFoundError, UnsupportedInputError
+from restorecli.errors import InputNotFoundError, UnsupportedInputError, WeightsError
 from restorecli.models import LatentUNet, UNetConfig, load_model, read_metadata, save_model
 from restorecli.pipeline import Restorer
 from restorecli.train.data import CropConfig
@@ -225,3 +225,42 @@ def test_validation_records_say_what_they_measured(photos, autoencoder_file, tmp
         "held-out 32px crops, view 48, severity 0-1; 2 images; 2 steps; init chebyshev"
     )
     assert (run / "best.safetensors").is_file()
+
+
+def test_a_context_model_fine_tunes_from_a_file_without_the_branch(
+    photos, autoencoder_file, tmp_path
+):
+    from dataclasses import replace
+
+    from restorecli.train.denoiser import load_checkpoint
+
+    start = tmp_path / "start.safetensors"
+    torch.manual_seed(0)
+    save_model(LatentUNet(TINY_UNET), start)
+    with_context = replace(TINY_UNET, context=4, context_size=32)
+    cfg = _config(
+        photos,
+        tmp_path / "run",
+        autoencoder_file,
+        task="dehaze",
+        model=with_context,
+        view=48,
+        init_weights=str(start),
+        steps=3,
+    )
+    ckpt = train_denoiser(cfg)
+    trained = LatentUNet(with_context)
+    info = load_checkpoint(ckpt, model=trained, ema=None, optimizer=None)
+    assert info["init_weights_sha256"] == sha256_file(start)
+    # The branch started as a no-op and learned: its last layer is no longer zero.
+    assert trained.frame_context.mlp[-1].weight.abs().max() > 0
+    assert any(r.get("val_psnr") is not None for r in _records(tmp_path / "run"))
+
+
+def test_fine_tuning_needs_a_file_of_the_same_width(photos, autoencoder_file, tmp_path):
+    from dataclasses import replace
+
+    start = save_model(LatentUNet(replace(TINY_UNET, channels=4)), tmp_path / "s.safetensors")
+    cfg = _config(photos, tmp_path / "run", autoencoder_file, init_weights=str(start))
+    with pytest.raises(WeightsError, match="same --channels"):
+        train_denoiser(cfg)

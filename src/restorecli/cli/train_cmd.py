@@ -121,6 +121,17 @@ def train_denoiser_cmd(
         0.999, help="Decay of the exported EMA weights (lower for short runs)."
     ),
     channels: int = typer.Option(32, help="UNet base width."),
+    context: int = typer.Option(
+        0,
+        help="Width of the frame-context branch, which reads the whole degraded frame (shrunk "
+        "to 256 px) and conditions every pixel on it; 0: none. Global degradations (haze) "
+        "need it.",
+    ),
+    init_weights: Path | None = typer.Option(
+        None,
+        help="Start from this denoiser file (fine-tuning); one without the frame-context "
+        "branch loads into a model with one. A checkpoint in OUT takes precedence.",
+    ),
     val_dir: Path | None = typer.Option(
         None, help="Paired folder (input/, target/) for validation; default: held-out photos."
     ),
@@ -160,10 +171,11 @@ def train_denoiser_cmd(
             kappa=kappa,
             severity=(low, high),
             view=view,
+            init_weights=str(init_weights) if init_weights else None,
             steps=steps,
             batch_size=batch_size,
             crop=CropConfig(size=crop),
-            model=UNetConfig(channels=channels),
+            model=UNetConfig(channels=channels, context=context),
             lr=lr,
             ema_decay=ema_decay,
             val_dir=str(val_dir) if val_dir else None,

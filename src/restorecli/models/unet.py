@@ -2,7 +2,9 @@
 
 ``t`` is the continuous noise level eta_t of the residual-shift chain, so one network serves any
 number of sampling steps. Fully convolutional and local (see ``layers``), so it runs on any latent
-size that is a multiple of ``size_multiple`` and can be tiled.
+size that is a multiple of ``size_multiple`` and can be tiled. With ``context`` > 0 it also reads
+a summary of the whole degraded frame (``models.context``), which the caller computes once per
+frame and passes to every tile.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from restorecli.models.context import FrameContext, context_frame
 from restorecli.models.layers import ChannelNorm, ResBlock
 
 
@@ -24,9 +27,13 @@ class UNetConfig:
     channel_mults: tuple[int, ...] = (1, 2, 2)
     blocks_per_level: int = 2
     emb_dim: int = 128
+    context: int = 0  # width of the frame-context branch (0: none)
+    context_size: int = 256  # longer side, in pixels, of the frame the context branch reads
 
     def __post_init__(self) -> None:
         self.channel_mults = tuple(self.channel_mults)  # lists come back from JSON metadata
+        if self.context < 0 or self.context_size < 16:
+            raise ValueError("context must be >= 0 and context_size >= 16")
 
     @property
     def size_multiple(self) -> int:
@@ -77,15 +84,41 @@ class LatentUNet(nn.Module):
         # Start as x0_hat = y0: the degraded latent is the best guess before any training.
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.frame_context = FrameContext(cfg.context, cfg.emb_dim) if cfg.context else None
 
     @property
     def size_multiple(self) -> int:
         return self.config.size_multiple
 
-    def forward(self, x_t: torch.Tensor, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    @property
+    def uses_context(self) -> bool:
+        return self.frame_context is not None
+
+    def encode_context(self, frames: torch.Tensor) -> torch.Tensor:
+        """Whole degraded frames (B x 3 x H x W in [-1, 1], any size) -> B x emb_dim."""
+        if self.frame_context is None:
+            raise ValueError("this denoiser has no frame-context branch")
+        return self.frame_context(context_frame(frames, self.config.context_size))
+
+    def forward(
+        self,
+        x_t: torch.Tensor,
+        y0: torch.Tensor,
+        t: torch.Tensor,
+        context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Predict x0. ``context``: the frame-context vector (B x emb_dim) from
+        :meth:`encode_context`, or the whole frames themselves (B x 3 x H x W), which training
+        passes so that the branch runs inside this call."""
         if t.dim() == 0:
             t = t.expand(x_t.shape[0])
         emb = self.time_mlp(timestep_embedding(t, self.config.emb_dim).to(x_t.dtype))
+        if self.frame_context is not None:
+            if context is None:
+                raise ValueError("this denoiser needs the frame context (encode_context)")
+            if context.dim() == 4:
+                context = self.encode_context(context)
+            emb = emb + context.to(emb.dtype)
         h = self.inp(torch.cat([x_t, y0], dim=1))
         skips = []
         for i, blocks in enumerate(self.down_blocks):

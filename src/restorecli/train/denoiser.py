@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from restorecli.degrade import TASKS, degrade
 from restorecli.diffusion import ResShiftSchedule
-from restorecli.errors import InputNotFoundError, UnsupportedInputError
+from restorecli.errors import InputNotFoundError, UnsupportedInputError, WeightsError
 from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
 from restorecli.models import LatentUNet, UNetConfig, VQAutoencoder, load_model, save_model
 from restorecli.pipeline import RestoreConfig, Restorer
@@ -52,6 +52,9 @@ class DenoiserTrainConfig:
     # crop itself). Haze and rain veils vary smoothly over a whole photo; degraded crop by crop
     # they vary over 128 pixels instead, a scale real photos never show.
     view: int = 0
+    # A denoiser file to start from (fine-tuning); a file without the frame-context branch
+    # loads into a model with one, whose branch then starts as a no-op.
+    init_weights: str | None = None
     steps: int = 20000
     batch_size: int = 8
     crop: CropConfig = field(default_factory=lambda: CropConfig(size=128))
@@ -170,7 +173,20 @@ def degraded_crops(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(clean, degraded)`` size x size crops: each view is degraded whole, then the same
     random window is cut from both."""
-    clean_out, degraded_out = [], []
+    clean, degraded, _ = degraded_views_and_crops(task, views, size, severity, rng)
+    return clean, degraded
+
+
+def degraded_views_and_crops(
+    task: str,
+    views: np.ndarray,
+    size: int,
+    severity: tuple[float, float],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`degraded_crops` plus the whole degraded views (what a frame-context branch
+    reads: the photo the crop came from)."""
+    clean_out, degraded_out, views_out = [], [], []
     for view in views:
         degraded = degrade(task, view, rng=rng, severity=float(rng.uniform(*severity)))
         y = x = 0
@@ -178,7 +194,28 @@ def degraded_crops(
             y, x = (int(v) for v in rng.integers(0, view.shape[0] - size + 1, size=2))
         clean_out.append(view[y : y + size, x : x + size])
         degraded_out.append(degraded[y : y + size, x : x + size])
-    return np.stack(clean_out), np.stack(degraded_out)
+        views_out.append(degraded)
+    return np.stack(clean_out), np.stack(degraded_out), np.stack(views_out)
+
+
+def load_matching_weights(net: LatentUNet, path: str | Path) -> list[str]:
+    """Copy a denoiser file's weights into ``net`` (fine-tuning start); returns the names of
+    ``net``'s tensors the file lacks, which may only be those of the frame-context branch."""
+    source = load_model(path, kind="denoiser")
+    problem = ""
+    try:
+        missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
+    except RuntimeError:  # same names, other shapes
+        problem = "its layers have other sizes"
+    else:
+        foreign = [k for k in missing if not k.startswith("frame_context.")]
+        if foreign or unexpected:
+            problem = f"missing {foreign[:3]}, unexpected {unexpected[:3]}"
+    if problem:
+        raise WeightsError(
+            f"{path}: not a starting point for this model ({problem}): use the same --channels"
+        )
+    return list(missing)
 
 
 @torch.no_grad()
@@ -219,14 +256,24 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     pairs = validation_pairs(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
     run.console.log(f"{len(train_set.paths)} training photos; {len(pairs)} validation pairs")
     setup = validation_setup(cfg, len(pairs))
-    net = run.attach(LatentUNet(cfg.model), resume=resume)
+    model = LatentUNet(cfg.model)
+    if cfg.init_weights:  # a resumed checkpoint, loaded by attach, overrides this start
+        fresh = load_matching_weights(model, cfg.init_weights)
+        run.console.log(
+            f"started from {cfg.init_weights}" + (f" ({len(fresh)} new tensors)" if fresh else "")
+        )
+        run.extra_info["init_weights_sha256"] = sha256_file(cfg.init_weights)
+    net = run.attach(model, resume=resume)
     run.extra_info["autoencoder_sha256"] = sha256_file(cfg.autoencoder)
 
     for _ in run.steps():
         views = train_set.batch(cfg.batch_size, run.rng, cfg.view)
-        clean_np, degraded_np = degraded_crops(
+        clean_np, degraded_np, views_np = degraded_views_and_crops(
             cfg.task, views, cfg.crop.size, cfg.severity, run.rng
         )
+        # The whole degraded views go in as they are: the network shrinks them inside its
+        # call, so DDP sees the context branch's parameters used in the forward pass.
+        context = to_tensor(views_np, device) if cfg.model.context else None
         with torch.no_grad():
             clean, degraded = to_tensor(clean_np, device), to_tensor(degraded_np, device)
             x0 = ae.quantizer.lookup(ae.quantizer.nearest(ae.encode(clean)))
@@ -244,7 +291,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
             )
             eta = schedule.sample_training_eta(cfg.batch_size, device=device)
             x_t = schedule.q_sample(x0, y0, eta, torch.randn_like(x0))
-        loss = F.mse_loss(net(x_t, y0, eta), x0)
+        loss = F.mse_loss(net(x_t, y0, eta, context), x0)
         run.update(loss)
         run.log_step(float(loss.detach()))
         if run.is_main and run.due(cfg.val_every):

@@ -1,0 +1,97 @@
+"""Frame context: shrinking the frame, the branch's no-op start, and how the UNet takes it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from restorecli.models import LatentUNet, UNetConfig
+from restorecli.models.context import FrameContext, context_frame
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+CONFIG = UNetConfig(channels=8, channel_mults=(1, 2), blocks_per_level=1, emb_dim=16, context=4)
+
+
+def _randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=g))
+    return model.eval()
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "size", "expected"),
+    [
+        (512, 768, 256, (171, 256)),
+        (100, 40, 50, (50, 20)),
+        (20, 30, 60, (40, 60)),
+        (3, 400, 64, (1, 64)),
+    ],
+)
+def test_the_longer_side_becomes_the_context_size(h, w, size, expected) -> None:
+    assert context_frame(torch.zeros(2, 3, h, w), size).shape == (2, 3, *expected)
+
+
+def test_shrinking_keeps_the_mean_colour() -> None:
+    frames = torch.rand(1, 3, 300, 500, generator=torch.Generator().manual_seed(0))
+    small = context_frame(frames, 64)
+    assert torch.allclose(small.mean(dim=(2, 3)), frames.mean(dim=(2, 3)), atol=2e-3)
+
+
+def test_a_new_branch_outputs_zero_so_fine_tuning_starts_where_the_model_was() -> None:
+    branch = FrameContext(4, 16)
+    assert branch(torch.rand(3, 3, 40, 56)).abs().max() == 0
+
+
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (5, 200), (64, 64)])
+def test_any_frame_size_gives_one_vector(h: int, w: int) -> None:
+    branch = _randomised(FrameContext(4, 16))
+    out = branch(torch.rand(2, 3, h, w))
+    assert out.shape == (2, 16) and torch.isfinite(out).all()
+
+
+def test_the_vector_depends_on_the_whole_frame() -> None:
+    branch = _randomised(FrameContext(4, 16))
+    frames = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    far = frames.clone()
+    far[..., 60:, 60:] = 1.0  # a change in one corner moves the summary
+    assert (branch(far) - branch(frames)).abs().max() > 1e-4
+
+
+def test_unet_takes_the_vector_or_the_frames_alike() -> None:
+    torch.manual_seed(0)
+    net = _randomised(LatentUNet(CONFIG))
+    g = torch.Generator().manual_seed(2)
+    x_t, y0 = torch.randn(2, 3, 8, 8, generator=g), torch.randn(2, 3, 8, 8, generator=g)
+    t = torch.tensor([0.3, 0.9])
+    frames = torch.rand(2, 3, 90, 70, generator=g) * 2 - 1
+    with torch.no_grad():
+        by_frames = net(x_t, y0, t, frames)
+        by_vector = net(x_t, y0, t, net.encode_context(frames))
+        other = net(x_t, y0, t, torch.flip(frames, dims=(0,)))
+    assert torch.allclose(by_frames, by_vector)
+    assert not torch.allclose(by_frames, other)  # each frame conditions its own latent
+
+
+def test_a_context_model_refuses_to_run_without_it() -> None:
+    net = LatentUNet(CONFIG)
+    x = torch.zeros(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="frame context"):
+        net(x, x, torch.tensor([0.5]))
+
+
+def test_a_model_without_the_branch_has_no_context_to_encode() -> None:
+    net = LatentUNet(replace(CONFIG, context=0))
+    assert not net.uses_context
+    with pytest.raises(ValueError, match="no frame-context branch"):
+        net.encode_context(torch.zeros(1, 3, 16, 16))
+
+
+@pytest.mark.parametrize("bad", [{"context": -1}, {"context_size": 8}])
+def test_config_rejects_bad_context_options(bad: dict) -> None:
+    with pytest.raises(ValueError, match="context"):
+        replace(CONFIG, **bad)
