@@ -210,6 +210,7 @@ def test_a_paired_folder_must_pair_up(photos, autoencoder_file, tmp_path):
         ({"severity": (0.8, 0.2)}, "severity range"),
         ({"severity": (0.5, 1.5)}, "severity range"),
         ({"view": 16}, "view must be 0 or at least the crop size"),
+        ({"pixel_weight": -1.0}, "pixel_weight"),
     ],
 )
 def test_bad_options_fail_before_training(tmp_path, overrides, message):
@@ -264,3 +265,16 @@ def test_fine_tuning_needs_a_file_of_the_same_width(photos, autoencoder_file, tm
     cfg = _config(photos, tmp_path / "run", autoencoder_file, init_weights=str(start))
     with pytest.raises(WeightsError, match="same --channels"):
         train_denoiser(cfg)
+
+
+def test_a_pixel_loss_is_logged_beside_the_latent_loss(photos, autoencoder_file, tmp_path):
+    train_denoiser(_config(photos, tmp_path / "run", autoencoder_file, pixel_weight=0.5))
+    logged = [r for r in _records(tmp_path / "run") if "loss" in r]
+    for r in logged:
+        assert r["loss"] == pytest.approx(r["latent_loss"] + 0.5 * r["pixel_loss"], rel=1e-5)
+        assert r["pixel_loss"] > 0
+
+
+def test_without_a_pixel_weight_only_the_latent_loss_is_logged(photos, autoencoder_file, tmp_path):
+    train_denoiser(_config(photos, tmp_path / "run", autoencoder_file))
+    assert not any("pixel_loss" in r for r in _records(tmp_path / "run"))

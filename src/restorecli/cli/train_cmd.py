@@ -117,6 +117,11 @@ def train_denoiser_cmd(
         "vary at the scale of a photo (0: degrade the crop itself).",
     ),
     lr: float = typer.Option(5e-4, help="Peak learning rate (warm-up, then cosine decay)."),
+    pixel_weight: float = typer.Option(
+        0.0,
+        help="Weight of a pixel loss through the frozen decoder (prediction decoded vs the "
+        "clean crop), added to the latent loss; 0: latent loss only.",
+    ),
     ema_decay: float = typer.Option(
         0.999, help="Decay of the exported EMA weights (lower for short runs)."
     ),
@@ -177,6 +182,7 @@ def train_denoiser_cmd(
             crop=CropConfig(size=crop),
             model=UNetConfig(channels=channels, context=context),
             lr=lr,
+            pixel_weight=pixel_weight,
             ema_decay=ema_decay,
             val_dir=str(val_dir) if val_dir else None,
             val_every=val_every,

@@ -60,6 +60,11 @@ class DenoiserTrainConfig:
     crop: CropConfig = field(default_factory=lambda: CropConfig(size=128))
     model: UNetConfig = field(default_factory=lambda: UNetConfig(channels=32))
     lr: float = 5e-4
+    # Weight of a pixel loss: the prediction decoded by the frozen decoder against the clean
+    # crop (MSE in [-1, 1]). Latent MSE alone weighs every latent direction alike, but D = 3
+    # latents carry colour and texture together, and small latent errors the decoder turns
+    # into colour blotches are what a pixel loss sees. 0: latent loss only.
+    pixel_weight: float = 0.0
     ema_decay: float = 0.999
     log_every: int = 25
     val_every: int = 500
@@ -87,6 +92,8 @@ class DenoiserTrainConfig:
             raise ValueError(f"severity range must satisfy 0 <= min <= max <= 1, got {low}, {high}")
         check_counts(self, "steps", "batch_size", "log_every", "val_every", "ckpt_every")
         check_counts(self, "val_images", "val_size", "sample_steps")
+        if not self.pixel_weight >= 0.0:
+            raise ValueError(f"pixel_weight must be >= 0, got {self.pixel_weight}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.view and self.view < self.crop.size:
@@ -291,9 +298,15 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
             )
             eta = schedule.sample_training_eta(cfg.batch_size, device=device)
             x_t = schedule.q_sample(x0, y0, eta, torch.randn_like(x0))
-        loss = F.mse_loss(net(x_t, y0, eta, context), x0)
+        x0_hat = net(x_t, y0, eta, context)
+        loss = latent_loss = F.mse_loss(x0_hat, x0)
+        extra = {}
+        if cfg.pixel_weight:
+            pixel_loss = F.mse_loss(ae.decode(x0_hat), clean)
+            loss = latent_loss + cfg.pixel_weight * pixel_loss
+            extra = {"latent_loss": float(latent_loss.detach()), "pixel_loss": float(pixel_loss)}
         run.update(loss)
-        run.log_step(float(loss.detach()))
+        run.log_step(float(loss.detach()), **extra)
         if run.is_main and run.due(cfg.val_every):
             restorer = Restorer(
                 ae,
