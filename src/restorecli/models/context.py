@@ -44,10 +44,6 @@ class FrameContext(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(4 * width, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
         )
-        # Start as no context at all: a denoiser trained without it keeps its behaviour when
-        # the branch is added for fine-tuning.
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """B x 3 x h x w frames in [-1, 1] (already shrunk) -> B x emb_dim."""

@@ -53,7 +53,7 @@ class DenoiserTrainConfig:
     # they vary over 128 pixels instead, a scale real photos never show.
     view: int = 0
     # A denoiser file to start from (fine-tuning); a file without the frame-context branch
-    # loads into a model with one, whose branch then starts as a no-op.
+    # loads into a model with one (the branch starts from its random init).
     init_weights: str | None = None
     steps: int = 20000
     batch_size: int = 8
@@ -304,7 +304,10 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
         if cfg.pixel_weight:
             pixel_loss = F.mse_loss(ae.decode(x0_hat), clean)
             loss = latent_loss + cfg.pixel_weight * pixel_loss
-            extra = {"latent_loss": float(latent_loss.detach()), "pixel_loss": float(pixel_loss)}
+            extra = {
+                "latent_loss": float(latent_loss.detach()),
+                "pixel_loss": float(pixel_loss.detach()),
+            }
         run.update(loss)
         run.log_step(float(loss.detach()), **extra)
         if run.is_main and run.due(cfg.val_every):
