@@ -211,6 +211,7 @@ def test_a_paired_folder_must_pair_up(photos, autoencoder_file, tmp_path):
         ({"severity": (0.5, 1.5)}, "severity range"),
         ({"view": 16}, "view must be 0 or at least the crop size"),
         ({"pixel_weight": -1.0}, "pixel_weight"),
+        ({"loss": "l1"}, "unknown loss"),
     ],
 )
 def test_bad_options_fail_before_training(tmp_path, overrides, message):
@@ -280,3 +281,28 @@ def test_a_pixel_loss_is_logged_beside_the_latent_loss(photos, autoencoder_file,
 def test_without_a_pixel_weight_only_the_latent_loss_is_logged(photos, autoencoder_file, tmp_path):
     train_denoiser(_config(photos, tmp_path / "run", autoencoder_file))
     assert not any("pixel_loss" in r for r in _records(tmp_path / "run"))
+
+
+def test_log_mse_weighs_every_crop_by_its_relative_error() -> None:
+    from restorecli.train.denoiser import LOG_MSE_FLOOR, regression_loss
+
+    target = torch.zeros(2, 3, 4, 4)
+    pred = torch.zeros(2, 3, 4, 4, requires_grad=True)
+    with torch.no_grad():
+        pred[0] += 0.01  # a nearly right crop ...
+        pred[1] += 1.0  # ... and a badly wrong one
+    loss = regression_loss(pred, target, "log-mse")
+    expected = (np.log(1e-4 + LOG_MSE_FLOOR) + np.log(1.0 + LOG_MSE_FLOOR)) / 2
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    # Under MSE the wrong crop's gradient is 100 times the right one's; under log-MSE the
+    # nearly right crop pulls harder (its error is large relative to itself).
+    g = pred.grad.flatten(1).abs().mean(dim=1)
+    assert g[0] > g[1]
+    assert float(regression_loss(pred.detach(), target, "mse")) == pytest.approx((1e-4 + 1.0) / 2)
+
+
+def test_log_mse_trains(photos, autoencoder_file, tmp_path):
+    train_denoiser(_config(photos, tmp_path / "run", autoencoder_file, loss="log-mse"))
+    losses = [r["loss"] for r in _records(tmp_path / "run") if "loss" in r]
+    assert losses and all(np.isfinite(v) and v < 0 for v in losses)  # log of MSEs below 1

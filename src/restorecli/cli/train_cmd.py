@@ -122,6 +122,11 @@ def train_denoiser_cmd(
         help="Weight of a pixel loss through the frozen decoder (prediction decoded vs the "
         "clean crop), added to the latent loss; 0: latent loss only.",
     ),
+    loss: str = typer.Option(
+        "mse",
+        help="mse, or log-mse: the mean over crops of the log of each crop's error (a PSNR "
+        "loss, so lightly degraded crops count as much as heavy ones).",
+    ),
     ema_decay: float = typer.Option(
         0.999, help="Decay of the exported EMA weights (lower for short runs)."
     ),
@@ -183,6 +188,7 @@ def train_denoiser_cmd(
             model=UNetConfig(channels=channels, context=context),
             lr=lr,
             pixel_weight=pixel_weight,
+            loss=loss,
             ema_decay=ema_decay,
             val_dir=str(val_dir) if val_dir else None,
             val_every=val_every,

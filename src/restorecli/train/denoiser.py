@@ -65,6 +65,11 @@ class DenoiserTrainConfig:
     # latents carry colour and texture together, and small latent errors the decoder turns
     # into colour blotches are what a pixel loss sees. 0: latent loss only.
     pixel_weight: float = 0.0
+    # "mse": the mean squared error over the batch. "log-mse": the mean over crops of the log of
+    # each crop's MSE (a PSNR loss). Under MSE a lightly degraded crop, whose error is small,
+    # hardly counts, so the model trades it away (it over-corrects light haze); PSNR, the
+    # measure of the result, weighs every crop's relative error alike.
+    loss: str = "mse"
     ema_decay: float = 0.999
     log_every: int = 25
     val_every: int = 500
@@ -92,6 +97,8 @@ class DenoiserTrainConfig:
             raise ValueError(f"severity range must satisfy 0 <= min <= max <= 1, got {low}, {high}")
         check_counts(self, "steps", "batch_size", "log_every", "val_every", "ckpt_every")
         check_counts(self, "val_images", "val_size", "sample_steps")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}")
         if not self.pixel_weight >= 0.0:
             raise ValueError(f"pixel_weight must be >= 0, got {self.pixel_weight}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -107,6 +114,19 @@ class DenoiserTrainConfig:
                 f"crop size must be a positive multiple of {multiple} for this model, "
                 f"got {self.crop.size}"
             )
+
+
+LOSSES = ("mse", "log-mse")
+# Floor of a crop's MSE inside the log: a crop restored almost perfectly stops pulling harder.
+LOG_MSE_FLOOR = 1e-4
+
+
+def regression_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """The batch's loss: plain MSE, or the mean over crops of log(MSE of the crop)."""
+    if kind == "mse":
+        return F.mse_loss(pred, target)
+    per_crop = (pred - target).pow(2).flatten(1).mean(dim=1)
+    return torch.log(per_crop + LOG_MSE_FLOOR).mean()
 
 
 def config_from_run(run: str | Path) -> DenoiserTrainConfig:
@@ -299,10 +319,10 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
             eta = schedule.sample_training_eta(cfg.batch_size, device=device)
             x_t = schedule.q_sample(x0, y0, eta, torch.randn_like(x0))
         x0_hat = net(x_t, y0, eta, context)
-        loss = latent_loss = F.mse_loss(x0_hat, x0)
+        loss = latent_loss = regression_loss(x0_hat, x0, cfg.loss)
         extra = {}
         if cfg.pixel_weight:
-            pixel_loss = F.mse_loss(ae.decode(x0_hat), clean)
+            pixel_loss = regression_loss(ae.decode(x0_hat), clean, cfg.loss)
             loss = latent_loss + cfg.pixel_weight * pixel_loss
             extra = {
                 "latent_loss": float(latent_loss.detach()),
