@@ -110,6 +110,38 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
     assert result.exit_code == 3 and "not a training run" in result.output
 
 
+@pytest.mark.usefixtures("small_validation")
+def test_a_context_denoiser_fine_tunes_from_an_exported_one(photos: Path, tmp_path: Path):
+    ae = tmp_path / "ae.safetensors"
+    assert run("autoencoder", str(photos), "-o", str(tmp_path / "ae"), "--steps", "1",
+               *TINY_AE, *FAST, "--export", str(ae)).exit_code == 0  # fmt: skip
+    plain = tmp_path / "plain.safetensors"
+    common = ["--task", "dehaze", "--autoencoder", str(ae), "--steps", "1", "--channels", "8",
+              "--view", "48", "--val-steps", "1", *FAST]  # fmt: skip
+    result = run("denoiser", str(photos), "-o", str(tmp_path / "a"), *common,
+                 "--export", str(plain))  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    tuned = tmp_path / "tuned.safetensors"
+    result = run(
+        "denoiser", str(photos), "-o", str(tmp_path / "b"), *common, "--context", "4",
+        "--init-weights", str(plain), "--loss", "log-mse", "--pixel-weight", "0.5",
+        "--export", str(tuned),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_metadata(tuned)["restorecli.config"])["context"] == 4
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["loss"] == "log-mse" and config["pixel_weight"] == 0.5
+    assert config["init_weights"] == str(plain)
+
+    # A start of another width is a weights error on one line, before any step.
+    result = run("denoiser", str(photos), "-o", str(tmp_path / "c"), *common, "--channels", "16",
+                 "--init-weights", str(plain))  # fmt: skip
+    assert result.exit_code == 9, result.output
+    assert result.stderr.startswith("restore: error:") and "same --channels" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -122,6 +154,9 @@ def test_train_autoencoder_then_denoiser_and_export(photos: Path, tmp_path: Path
         (["--ema-decay", "1"], "ema_decay"),
         (["--view", "64"], "at least the crop size"),
         (["--val-steps", "0"], "sample_steps"),
+        (["--loss", "l1"], "unknown loss"),
+        (["--pixel-weight", "-1"], "pixel_weight"),
+        (["--context", "-1"], "context"),
     ],
 )
 def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):

@@ -279,10 +279,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     neighbors = code_neighbors(codebook) if cfg.init == "auto" else None
     schedule = ResShiftSchedule(steps=cfg.sample_steps, kappa=cfg.kappa)
 
-    train_set = PhotoCrops(cfg.data, "train", cfg.crop)
-    pairs = validation_pairs(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
-    run.console.log(f"{len(train_set.paths)} training photos; {len(pairs)} validation pairs")
-    setup = validation_setup(cfg, len(pairs))
+    # Before the photos load: a wrong starting file is found in a second.
     model = LatentUNet(cfg.model)
     if cfg.init_weights:  # a resumed checkpoint, loaded by attach, overrides this start
         fresh = load_matching_weights(model, cfg.init_weights)
@@ -290,6 +287,10 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
             f"started from {cfg.init_weights}" + (f" ({len(fresh)} new tensors)" if fresh else "")
         )
         run.extra_info["init_weights_sha256"] = sha256_file(cfg.init_weights)
+    train_set = PhotoCrops(cfg.data, "train", cfg.crop)
+    pairs = validation_pairs(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
+    run.console.log(f"{len(train_set.paths)} training photos; {len(pairs)} validation pairs")
+    setup = validation_setup(cfg, len(pairs))
     net = run.attach(model, resume=resume)
     run.extra_info["autoencoder_sha256"] = sha256_file(cfg.autoencoder)
 
