@@ -73,3 +73,20 @@ def test_robustness_rows(restorer) -> None:
         latent_chain(restorer, image(), seeds=[])
     with pytest.raises(ValueError, match="unknown"):
         latent_chain(restorer, image(), seeds=[0], init="nope")
+
+
+def test_reproduces_restore_array_with_a_frame_context(make_tiny_models) -> None:
+    from restorecli.models import LatentUNet
+    from restorecli.pipeline import RestoreConfig, Restorer
+
+    ae, small = make_tiny_models()
+    torch.manual_seed(0)
+    unet = LatentUNet(dataclasses.replace(small.config, context=4, context_size=32)).eval()
+    with torch.no_grad():
+        for p in unet.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # every block live, the context reaches the output
+    restorer = Restorer(ae, unet, config=RestoreConfig(tile=0, steps=2, seed=3), device="cpu")
+    img = image(18, 22, seed=2)
+    chain = latent_chain(restorer, img, seeds=[3, 4])
+    got = decode_latents(restorer, chain.final[:1], img.shape[:2])[0]
+    np.testing.assert_allclose(got, restorer.restore_array(img), atol=1e-5)

@@ -70,11 +70,16 @@ class RobustnessRow:
         return dataclasses.asdict(self)
 
 
+def _frame(restorer: Any, image: np.ndarray) -> torch.Tensor:
+    """H x W x 3 image in [0, 1] -> 1 x 3 x H x W in [-1, 1] on the restorer's device."""
+    x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None]
+    return x.to(restorer.device) * 2 - 1
+
+
 @torch.inference_mode()
 def encode_image(restorer: Any, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """H x W x 3 image in [0, 1] -> (z_e, code indices), padded as the pipeline pads."""
-    x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None]
-    return restorer.encode(restorer.pad(x.to(restorer.device) * 2 - 1))
+    return restorer.encode(restorer.pad(_frame(restorer, image)))
 
 
 @torch.inference_mode()
@@ -114,6 +119,8 @@ def latent_chain(
         raise ValueError("give at least one seed")
     z_e, indices = encode_image(restorer, image)
     y0 = state_latent(restorer, z_e, indices, mode)
+    # A denoiser with a frame-context branch reads the whole frame, as the pipeline gives it.
+    context = restorer.frame_context(_frame(restorer, image))
     stride = restorer.autoencoder.stride
     hp, wp = y0.shape[-2] * stride, y0.shape[-1] * stride
     z0_all, idx_all = [], []
@@ -121,7 +128,8 @@ def latent_chain(
     for start in range(0, len(seeds), bs):
         chunk = list(seeds[start : start + bs])
         noise = torch.cat([restorer.frame_noise(1, hp, wp, seed=s) for s in chunk], dim=1)
-        z0 = restorer.sample(y0.expand(len(chunk), -1, -1, -1), noise)
+        ctx = None if context is None else context.expand(len(chunk), -1)
+        z0 = restorer.sample(y0.expand(len(chunk), -1, -1, -1), noise, context=ctx)
         z0_all.append(z0.float())
         idx_all.append(restorer.requantize(z0)[1])
     z0 = torch.cat(z0_all)
