@@ -19,6 +19,7 @@ Both corrected scores use the target: they are diagnoses, not results.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -30,13 +31,14 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from restorecli.evaluate import metrics
 from restorecli.evaluate.paired import find_pairs, load_pair
-from restorecli.pipeline import RestoreConfig, Restorer
+from restorecli.pipeline import Restorer
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, 0, 1) - b) ** 2))
-    return 10 * np.log10(1 / max(mse, 1e-12))
+    """The project's PSNR of ``a`` clipped to [0, 1] (the corrections can leave the range)."""
+    return metrics.psnr(np.clip(a, 0, 1), b)
 
 
 def affine_fit(out: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -82,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     restorer = Restorer.from_pretrained(args.weights, task=args.task, device="cpu")
     if args.steps:
-        cfg = restorer.config
-        restorer.config = RestoreConfig(**{**cfg.__dict__, "steps": args.steps})
+        restorer.config = dataclasses.replace(restorer.config, steps=args.steps)
     rows = []
     print("image | input | output | affine | low")
     for pair in find_pairs(args.pairs, limit=args.limit):
