@@ -226,16 +226,23 @@ def test_no_seams_on_a_smooth_image(make_tiny_models, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.usefixtures("torch_one_thread")
-def test_a_frame_context_is_computed_once_per_frame_so_tiles_still_match(make_tiny_models):
-    # The context branch reads the whole frame; every tile gets that same vector, so the
-    # tiled result still equals the untiled one (a per-tile context would not).
+@pytest.mark.parametrize("grid", [0, 2])
+def test_a_frame_context_is_computed_once_per_frame_so_tiles_still_match(make_tiny_models, grid):
+    # The context branch reads the whole frame; every tile gets that same vector and its
+    # window of the same map, so the tiled result still equals the untiled one (a per-tile
+    # context would not).
     ae, small = make_tiny_models(levels=1)
     g = torch.Generator().manual_seed(3)
     with torch.no_grad():  # every block live, so the context reaches the output
         for p in small.parameters():
             p.add_(0.2 * torch.randn(p.shape, generator=g))
-    unet = LatentUNet(replace(small.config, context=4, context_size=32))
-    unet.load_state_dict(small.state_dict(), strict=False)
+    unet = LatentUNet(replace(small.config, context=4, context_size=32, context_grid=grid))
+    state = small.state_dict()
+    if grid:  # the map's input channels are new; they keep their random init
+        inp = unet.inp.weight.detach().clone()
+        inp[:, : state["inp.weight"].shape[1]] = state["inp.weight"]
+        state["inp.weight"] = inp
+    unet.load_state_dict(state, strict=False)
     with torch.no_grad():
         for p in unet.frame_context.parameters():
             p.normal_(0, 0.5, generator=g)
@@ -246,7 +253,9 @@ def test_a_frame_context_is_computed_once_per_frame_so_tiles_still_match(make_ti
     image = np.random.default_rng(1).random((2 * overlap + 24, 2 * overlap + 40, 3), np.float32)
     seen = []
     original = unet.encode_context
-    unet.encode_context = lambda frames: seen.append(frames.shape) or original(frames)
+    unet.encode_context = lambda frames, *a, **k: (
+        seen.append(frames.shape) or original(frames, *a, **k)
+    )
     cfg = RestoreConfig(init="ze", steps=1, tile=2 * overlap, tile_overlap=overlap)
     tiled = Restorer(ae, unet, config=cfg, device="cpu").restore_array(image)
     assert seen == [(1, 3, *image.shape[:2])]  # once, on the whole (unpadded) frame

@@ -4,7 +4,8 @@
 its parts; frames go in as float arrays in [0, 1] and come out the same way. Large frames are cut
 into overlapping tiles (``tiling``); the sampling noise is drawn once for the whole frame and
 cropped per tile, so tiles agree with each other and with an untiled run; likewise a denoiser
-with a frame-context branch gets one context vector per frame, computed from the whole frame.
+with a frame-context branch gets one context per frame, computed from the whole frame (a tile
+takes its window of the context's map).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from restorecli.diffusion import ResShiftSchedule, sample
 from restorecli.errors import WeightsError
 from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
 from restorecli.models import LatentUNet, VQAutoencoder, load_model, read_metadata
+from restorecli.models.context import Context
 from restorecli.tiling import Tile, tile_weight, tiles
 
 Callback = Callable[[dict[str, Any]], None]
@@ -205,7 +207,8 @@ class Restorer:
         xp = self.pad(x.to(self.device, torch.float32) * 2 - 1)
         hp, wp = xp.shape[-2:]
         noise = self.frame_noise(b, hp, wp)
-        context = self.frame_context(xp[..., :h, :w])
+        s = self.autoencoder.stride
+        context = self.frame_context(xp[..., :h, :w], (hp // s, wp // s))
         size = self.config.tile
         if not size or (hp <= size and wp <= size):
             out = self._restore_padded(xp, noise, callback, context=context)
@@ -222,7 +225,7 @@ class Restorer:
         noise: torch.Tensor,
         size: int,
         callback: Callback | None,
-        context: torch.Tensor | None = None,
+        context: Context | None = None,
     ) -> torch.Tensor:
         b, _, hp, wp = xp.shape
         overlap = self.config.tile_overlap
@@ -234,7 +237,10 @@ class Restorer:
         for i, t in enumerate(grid):
             crop = xp[..., t.y0 : t.y1, t.x0 : t.x1]
             tile_noise = noise[..., t.y0 // s : t.y1 // s, t.x0 // s : t.x1 // s]
-            out = self._restore_padded(crop, tile_noise, None, context=context)
+            tile_context = None
+            if context is not None:
+                tile_context = context.crop(t.y0 // s, t.y1 // s, t.x0 // s, t.x1 // s)
+            out = self._restore_padded(crop, tile_noise, None, context=tile_context)
             wgt = tile_weight(t, grid, self.device)
             acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wgt
             weight[..., t.y0 : t.y1, t.x0 : t.x1] += wgt
@@ -247,7 +253,7 @@ class Restorer:
         xp: torch.Tensor,
         noise: torch.Tensor,
         callback: Callback | None,
-        context: torch.Tensor | None = None,
+        context: Context | None = None,
     ) -> torch.Tensor:
         """The whole chain on one padded batch (a frame or a tile), in [-1, 1]."""
         z_e, indices = self.encode(xp)
@@ -287,12 +293,17 @@ class Restorer:
                 neighbors=tables.get("neighbors"),
             ).to(self.dtype)
 
-    def frame_context(self, frames: torch.Tensor) -> torch.Tensor | None:
-        """The denoiser's context vector for whole frames in [-1, 1] (None if it reads none)."""
+    def frame_context(
+        self, frames: torch.Tensor, latent_hw: tuple[int, int] | None = None
+    ) -> Context | None:
+        """The denoiser's context for whole frames in [-1, 1] (None if it reads none);
+        ``latent_hw``: the size of the padded frame's latents (default: unpadded)."""
         if not self.denoiser.uses_context:
             return None
         with self._stage("encode"):  # it reads the degraded frame, like the encoder
-            return self.denoiser.encode_context(frames.to(self.dtype))
+            return self.denoiser.encode_context(
+                frames.to(self.dtype), latent_hw, stride=self.autoencoder.stride
+            )
 
     def sample(
         self,
@@ -300,7 +311,7 @@ class Restorer:
         noise: torch.Tensor,
         *,
         callback: Callback | None = None,
-        context: torch.Tensor | None = None,
+        context: Context | None = None,
     ) -> torch.Tensor:
         """Run the residual-shift chain from y0 with the given noise (T x B x D x h x w);
         ``context``: :meth:`frame_context` of the whole frames, for denoisers that read it."""

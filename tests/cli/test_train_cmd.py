@@ -157,6 +157,7 @@ def test_a_context_denoiser_fine_tunes_from_an_exported_one(photos: Path, tmp_pa
         (["--loss", "l1"], "unknown loss"),
         (["--pixel-weight", "-1"], "pixel_weight"),
         (["--context", "-1"], "context"),
+        (["--context-grid", "4"], "context_grid needs"),
     ],
 )
 def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from restorecli.models import LatentUNet, UNetConfig
-from restorecli.models.context import FrameContext, context_frame
+from restorecli.models.context import Context, FrameContext, cell_centres, context_frame
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -45,8 +45,8 @@ def test_shrinking_keeps_the_mean_colour() -> None:
 @pytest.mark.parametrize(("h", "w"), [(1, 1), (5, 200), (64, 64)])
 def test_any_frame_size_gives_one_vector(h: int, w: int) -> None:
     branch = _randomised(FrameContext(4, 16))
-    out = branch(torch.rand(2, 3, h, w))
-    assert out.shape == (2, 16) and torch.isfinite(out).all()
+    out, grid = branch(torch.rand(2, 3, h, w))
+    assert out.shape == (2, 16) and torch.isfinite(out).all() and grid is None
 
 
 def test_the_vector_depends_on_the_whole_frame() -> None:
@@ -54,7 +54,7 @@ def test_the_vector_depends_on_the_whole_frame() -> None:
     frames = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     far = frames.clone()
     far[..., 60:, 60:] = 1.0  # a change in one corner moves the summary
-    assert (branch(far) - branch(frames)).abs().max() > 1e-4
+    assert (branch(far)[0] - branch(frames)[0]).abs().max() > 1e-4
 
 
 def test_unet_takes_the_vector_or_the_frames_alike() -> None:
@@ -66,7 +66,7 @@ def test_unet_takes_the_vector_or_the_frames_alike() -> None:
     frames = torch.rand(2, 3, 90, 70, generator=g) * 2 - 1
     with torch.no_grad():
         by_frames = net(x_t, y0, t, frames)
-        by_vector = net(x_t, y0, t, net.encode_context(frames))
+        by_vector = net(x_t, y0, t, net.encode_context(frames, (8, 8)))
         other = net(x_t, y0, t, torch.flip(frames, dims=(0,)))
     assert torch.allclose(by_frames, by_vector)
     assert not torch.allclose(by_frames, other)  # each frame conditions its own latent
@@ -90,3 +90,65 @@ def test_a_model_without_the_branch_has_no_context_to_encode() -> None:
 def test_config_rejects_bad_context_options(bad: dict) -> None:
     with pytest.raises(ValueError, match="context"):
         replace(CONFIG, **bad)
+
+
+GRID = replace(CONFIG, context_grid=3)
+
+
+def test_cell_centres_place_latent_pixels_in_the_frame() -> None:
+    # 2 x 3 latent pixels of 4 image pixels, the block starting at (y 8, x 4) of a 16 x 32 frame.
+    where = cell_centres((16, 32), (2, 3), 4, torch.tensor([[8, 4]]))
+    assert where.shape == (1, 2, 3, 2)
+    expected_x = torch.tensor([6.0, 10.0, 14.0]) / 32 * 2 - 1
+    expected_y = torch.tensor([10.0, 14.0]) / 16 * 2 - 1
+    assert torch.allclose(where[0, 0, :, 0], expected_x)
+    assert torch.allclose(where[0, :, 0, 1], expected_y)
+
+
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (5, 200), (64, 96)])
+def test_the_map_covers_any_frame(h: int, w: int) -> None:
+    net = _randomised(LatentUNet(GRID))
+    with torch.no_grad():
+        ctx = net.encode_context(torch.rand(2, 3, h, w) * 2 - 1, (4, 6))
+    assert ctx.grid is not None and ctx.grid.shape == (2, 3, 4, 6)
+    assert torch.isfinite(ctx.grid).all()
+
+
+def test_a_crop_reads_the_map_where_it_sits_in_the_frame() -> None:
+    # Training reads the map for a crop at its origin; the pipeline reads it for the whole
+    # frame and cuts the tile's window: the two must agree exactly.
+    net = _randomised(LatentUNet(GRID))
+    frames = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    with torch.no_grad():
+        whole = net.encode_context(frames, (16, 24))
+        crop = net.encode_context(frames, (8, 8), origin=torch.tensor([[16, 32], [0, 64]]))
+    assert torch.allclose(crop.grid[0], whole.grid[0, :, 4:12, 8:16], atol=1e-6)
+    assert torch.allclose(crop.grid[1], whole.grid[1, :, 0:8, 16:24], atol=1e-6)
+    assert torch.equal(crop.vector, whole.vector)
+
+
+def test_the_map_varies_over_the_frame_and_changes_the_prediction() -> None:
+    net = _randomised(LatentUNet(GRID))
+    g = torch.Generator().manual_seed(4)
+    frames = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    x_t, y0 = torch.randn(1, 3, 16, 16, generator=g), torch.randn(1, 3, 16, 16, generator=g)
+    t = torch.tensor([0.5])
+    with torch.no_grad():
+        ctx = net.encode_context(frames, (16, 16))
+        flat = Context(ctx.vector, ctx.grid.mean(dim=(2, 3), keepdim=True).expand_as(ctx.grid))
+        moved = (net(x_t, y0, t, ctx) - net(x_t, y0, t, flat)).abs().max()
+    assert ctx.grid.std(dim=(2, 3)).min() > 1e-4
+    assert moved > 1e-4
+
+
+def test_a_map_of_the_wrong_size_is_refused() -> None:
+    net = LatentUNet(GRID)
+    x = torch.zeros(1, 3, 8, 8)
+    ctx = net.encode_context(torch.zeros(1, 3, 32, 32), (4, 4))
+    with pytest.raises(ValueError, match="map does not match"):
+        net(x, x, torch.tensor([0.5]), ctx)
+
+
+def test_a_map_needs_the_branch() -> None:
+    with pytest.raises(ValueError, match="context_grid needs"):
+        UNetConfig(context_grid=2)

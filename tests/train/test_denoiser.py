@@ -154,6 +154,19 @@ def test_views_are_degraded_whole_then_cut():
         np.testing.assert_array_equal(d, whole[y : y + 16, x : x + 16])
 
 
+def test_each_crop_comes_with_its_place_in_the_view():
+    from restorecli.train.denoiser import degraded_views_and_crops
+
+    views = np.random.default_rng(2).random((4, 48, 40, 3), dtype=np.float32)
+    clean, degraded, whole, origins = degraded_views_and_crops(
+        "dehaze", views, 16, (0.2, 1.0), np.random.default_rng(5)
+    )
+    assert origins.shape == (4, 2) and whole.shape == views.shape
+    for view, c, d, w, (y, x) in zip(views, clean, degraded, whole, origins, strict=True):
+        np.testing.assert_array_equal(c, view[y : y + 16, x : x + 16])
+        np.testing.assert_array_equal(d, w[y : y + 16, x : x + 16])
+
+
 def test_crop_sized_views_are_degraded_as_they_are():
     from restorecli.degrade import degrade
     from restorecli.train.denoiser import degraded_crops
@@ -258,6 +271,24 @@ def test_a_context_model_fine_tunes_from_a_file_without_the_branch(
     # Training started from the file and moved on from it, branch included.
     assert not torch.equal(trained.inp.weight, source.inp.weight)
     assert trained.inp.weight.shape == source.inp.weight.shape
+    assert any(r.get("val_psnr") is not None for r in _records(tmp_path / "run"))
+
+
+def test_a_model_with_a_context_map_trains_and_restores(photos, autoencoder_file, tmp_path):
+    from dataclasses import replace
+
+    with_map = replace(TINY_UNET, context=4, context_size=32, context_grid=2)
+    cfg = _config(
+        photos, tmp_path / "run", autoencoder_file, task="dehaze", model=with_map, view=48
+    )
+    ckpt = train_denoiser(cfg)
+    den = export_denoiser(ckpt, tmp_path / "den.safetensors")
+    net = load_model(den, kind="denoiser")
+    assert net.config.context_grid == 2 and net.frame_context.grid_head is not None
+    ae = load_model(autoencoder_file, kind="autoencoder")
+    image = np.random.default_rng(0).random((40, 56, 3), dtype=np.float32)
+    out = Restorer(ae, net, device="cpu").restore_array(image)
+    assert out.shape == image.shape and np.isfinite(out).all()
     assert any(r.get("val_psnr") is not None for r in _records(tmp_path / "run"))
 
 

@@ -137,6 +137,12 @@ def train_denoiser_cmd(
         "to 256 px) and conditions every pixel on it; 0: none. Global degradations (haze) "
         "need it.",
     ),
+    context_grid: int = typer.Option(
+        0,
+        help="Channels of a coarse map of the whole frame that the context branch also gives "
+        "every latent pixel (where it is in the frame matters: haze thickens with depth); "
+        "0: the summary vector only. Needs --context.",
+    ),
     init_weights: Path | None = typer.Option(
         None,
         help="Start from this denoiser file (fine-tuning); one without the frame-context "
@@ -185,7 +191,7 @@ def train_denoiser_cmd(
             steps=steps,
             batch_size=batch_size,
             crop=CropConfig(size=crop),
-            model=UNetConfig(channels=channels, context=context),
+            model=UNetConfig(channels=channels, context=context, context_grid=context_grid),
             lr=lr,
             pixel_weight=pixel_weight,
             loss=loss,

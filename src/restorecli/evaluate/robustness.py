@@ -120,7 +120,7 @@ def latent_chain(
     z_e, indices = encode_image(restorer, image)
     y0 = state_latent(restorer, z_e, indices, mode)
     # A denoiser with a frame-context branch reads the whole frame, as the pipeline gives it.
-    context = restorer.frame_context(_frame(restorer, image))
+    context = restorer.frame_context(_frame(restorer, image), tuple(y0.shape[-2:]))
     stride = restorer.autoencoder.stride
     hp, wp = y0.shape[-2] * stride, y0.shape[-1] * stride
     z0_all, idx_all = [], []
@@ -128,7 +128,7 @@ def latent_chain(
     for start in range(0, len(seeds), bs):
         chunk = list(seeds[start : start + bs])
         noise = torch.cat([restorer.frame_noise(1, hp, wp, seed=s) for s in chunk], dim=1)
-        ctx = None if context is None else context.expand(len(chunk), -1)
+        ctx = None if context is None else context.expand(len(chunk))
         z0 = restorer.sample(y0.expand(len(chunk), -1, -1, -1), noise, context=ctx)
         z0_all.append(z0.float())
         idx_all.append(restorer.requantize(z0)[1])

@@ -4,7 +4,8 @@
 number of sampling steps. Fully convolutional and local (see ``layers``), so it runs on any latent
 size that is a multiple of ``size_multiple`` and can be tiled. With ``context`` > 0 it also reads
 a summary of the whole degraded frame (``models.context``), which the caller computes once per
-frame and passes to every tile.
+frame and passes to every tile; with ``context_grid`` > 0 also a coarse map of it, read as extra
+input channels.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from restorecli.models.context import FrameContext, context_frame
+from restorecli.models.context import Context, FrameContext, cell_centres, context_frame
 from restorecli.models.layers import ChannelNorm, ResBlock
 
 
@@ -29,11 +30,14 @@ class UNetConfig:
     emb_dim: int = 128
     context: int = 0  # width of the frame-context branch (0: none)
     context_size: int = 256  # longer side, in pixels, of the frame the context branch reads
+    context_grid: int = 0  # channels of the branch's coarse map of the frame (0: vector only)
 
     def __post_init__(self) -> None:
         self.channel_mults = tuple(self.channel_mults)  # lists come back from JSON metadata
-        if self.context < 0 or self.context_size < 16:
-            raise ValueError("context must be >= 0 and context_size >= 16")
+        if self.context < 0 or self.context_size < 16 or self.context_grid < 0:
+            raise ValueError("context and context_grid must be >= 0 and context_size >= 16")
+        if self.context_grid and not self.context:
+            raise ValueError("context_grid needs a frame-context branch (context > 0)")
 
     @property
     def size_multiple(self) -> int:
@@ -57,7 +61,7 @@ class LatentUNet(nn.Module):
         self.time_mlp = nn.Sequential(
             nn.Linear(cfg.emb_dim, cfg.emb_dim), nn.SiLU(), nn.Linear(cfg.emb_dim, cfg.emb_dim)
         )
-        self.inp = nn.Conv2d(2 * cfg.latent_dim, widths[0], 3, padding=1)
+        self.inp = nn.Conv2d(2 * cfg.latent_dim + cfg.context_grid, widths[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
         for i, w in enumerate(widths):
@@ -84,7 +88,9 @@ class LatentUNet(nn.Module):
         # Start as x0_hat = y0: the degraded latent is the best guess before any training.
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        self.frame_context = FrameContext(cfg.context, cfg.emb_dim) if cfg.context else None
+        self.frame_context = (
+            FrameContext(cfg.context, cfg.emb_dim, cfg.context_grid) if cfg.context else None
+        )
 
     @property
     def size_multiple(self) -> int:
@@ -94,32 +100,64 @@ class LatentUNet(nn.Module):
     def uses_context(self) -> bool:
         return self.frame_context is not None
 
-    def encode_context(self, frames: torch.Tensor) -> torch.Tensor:
-        """Whole degraded frames (B x 3 x H x W in [-1, 1], any size) -> B x emb_dim."""
+    def encode_context(
+        self,
+        frames: torch.Tensor,
+        latent_hw: tuple[int, int] | None = None,
+        *,
+        stride: int = 4,
+        origin: torch.Tensor | None = None,
+    ) -> Context:
+        """Whole degraded frames (B x 3 x H x W in [-1, 1], any size) -> their :class:`Context`.
+
+        A branch with a map reads it for ``latent_hw`` latent pixels of ``stride`` image pixels
+        (default: the whole frame) whose top-left pixel is at ``origin`` (B x 2, y and x; a
+        training crop's place in its view; default 0)."""
         if self.frame_context is None:
             raise ValueError("this denoiser has no frame-context branch")
-        return self.frame_context(context_frame(frames, self.config.context_size))
+        vector, coarse = self.frame_context(context_frame(frames, self.config.context_size))
+        if coarse is None:
+            return Context(vector)
+        h, w = frames.shape[-2:]
+        if latent_hw is None:
+            latent_hw = (h // stride, w // stride)
+        where = cell_centres((h, w), latent_hw, stride, origin, batch=frames.shape[0])
+        grid = F.grid_sample(
+            coarse.float(),
+            where.to(coarse.device),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        )
+        return Context(vector, grid.to(coarse.dtype))
 
     def forward(
         self,
         x_t: torch.Tensor,
         y0: torch.Tensor,
         t: torch.Tensor,
-        context: torch.Tensor | None = None,
+        context: Context | torch.Tensor | None = None,
+        origin: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Predict x0. ``context``: the frame-context vector (B x emb_dim) from
-        :meth:`encode_context`, or the whole frames themselves (B x 3 x H x W), which training
-        passes so that the branch runs inside this call."""
+        """Predict x0. ``context``: the frame's :class:`Context` from :meth:`encode_context`
+        (its map the size of ``x_t``), or the whole frames themselves (B x 3 x H x W, with
+        ``origin``, the latents' top-left pixel in them), which training passes so that the
+        branch runs inside this call."""
         if t.dim() == 0:
             t = t.expand(x_t.shape[0])
         emb = self.time_mlp(timestep_embedding(t, self.config.emb_dim).to(x_t.dtype))
+        inputs = [x_t, y0]
         if self.frame_context is not None:
             if context is None:
                 raise ValueError("this denoiser needs the frame context (encode_context)")
-            if context.dim() == 4:
-                context = self.encode_context(context)
-            emb = emb + context.to(emb.dtype)
-        h = self.inp(torch.cat([x_t, y0], dim=1))
+            if isinstance(context, torch.Tensor):
+                context = self.encode_context(context, x_t.shape[-2:], origin=origin)
+            emb = emb + context.vector.to(emb.dtype)
+            if self.config.context_grid:
+                if context.grid is None or context.grid.shape[-2:] != x_t.shape[-2:]:
+                    raise ValueError("the context's map does not match the latents' size")
+                inputs.append(context.grid.to(x_t.dtype))
+        h = self.inp(torch.cat(inputs, dim=1))
         skips = []
         for i, blocks in enumerate(self.down_blocks):
             for block in blocks:

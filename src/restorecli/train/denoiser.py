@@ -200,7 +200,7 @@ def degraded_crops(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(clean, degraded)`` size x size crops: each view is degraded whole, then the same
     random window is cut from both."""
-    clean, degraded, _ = degraded_views_and_crops(task, views, size, severity, rng)
+    clean, degraded, _, _ = degraded_views_and_crops(task, views, size, severity, rng)
     return clean, degraded
 
 
@@ -210,10 +210,10 @@ def degraded_views_and_crops(
     size: int,
     severity: tuple[float, float],
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`degraded_crops` plus the whole degraded views (what a frame-context branch
-    reads: the photo the crop came from)."""
-    clean_out, degraded_out, views_out = [], [], []
+    reads: the photo the crop came from) and each crop's top-left (y, x) in its view."""
+    clean_out, degraded_out, views_out, origins = [], [], [], []
     for view in views:
         degraded = degrade(task, view, rng=rng, severity=float(rng.uniform(*severity)))
         y = x = 0
@@ -222,7 +222,13 @@ def degraded_views_and_crops(
         clean_out.append(view[y : y + size, x : x + size])
         degraded_out.append(degraded[y : y + size, x : x + size])
         views_out.append(degraded)
-    return np.stack(clean_out), np.stack(degraded_out), np.stack(views_out)
+        origins.append((y, x))
+    return (
+        np.stack(clean_out),
+        np.stack(degraded_out),
+        np.stack(views_out),
+        np.array(origins, dtype=np.int64),
+    )
 
 
 def load_matching_weights(net: LatentUNet, path: str | Path) -> list[str]:
@@ -296,7 +302,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
 
     for _ in run.steps():
         views = train_set.batch(cfg.batch_size, run.rng, cfg.view)
-        clean_np, degraded_np, views_np = degraded_views_and_crops(
+        clean_np, degraded_np, views_np, origins = degraded_views_and_crops(
             cfg.task, views, cfg.crop.size, cfg.severity, run.rng
         )
         # The whole degraded views go in as they are: the network shrinks them inside its
@@ -319,7 +325,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
             )
             eta = schedule.sample_training_eta(cfg.batch_size, device=device)
             x_t = schedule.q_sample(x0, y0, eta, torch.randn_like(x0))
-        x0_hat = net(x_t, y0, eta, context)
+        x0_hat = net(x_t, y0, eta, context, torch.from_numpy(origins))
         loss = latent_loss = regression_loss(x0_hat, x0, cfg.loss)
         extra = {}
         if cfg.pixel_weight:
