@@ -78,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="diffusion steps (default: the model's)")
     parser.add_argument("--sigma", type=float, default=16.0, help="low band: Gaussian sigma, px")
     parser.add_argument("--limit", type=int)
+    parser.add_argument(
+        "--split",
+        type=float,
+        help="also print the means over pairs whose input scores at least / below this PSNR "
+        "(light and heavy degradations fail differently)",
+    )
     args = parser.parse_args(argv)
     if not (args.task or args.weights):
         parser.error("give --task or --weights")
@@ -92,8 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         out = restorer.restore_array(degraded)
         rows.append(bands(out, target, degraded, args.sigma))
         print(pair.name, "|", " | ".join(f"{v:.2f}" for v in rows[-1]), flush=True)
-    mean = np.mean(rows, axis=0)
-    print(f"mean of {len(rows)} |", " | ".join(f"{v:.2f}" for v in mean))
+    groups = [(f"mean of {len(rows)}", rows)]
+    if args.split is not None:
+        groups.append((f"input >= {args.split:g} dB", [r for r in rows if r[0] >= args.split]))
+        groups.append((f"input < {args.split:g} dB", [r for r in rows if r[0] < args.split]))
+    for label, group in groups:
+        if group:
+            mean = np.mean(group, axis=0)
+            print(f"{label} ({len(group)}) |", " | ".join(f"{v:.2f}" for v in mean))
     return 0
 
 

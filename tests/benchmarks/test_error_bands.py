@@ -48,5 +48,18 @@ def test_main_reports_every_pair_and_the_mean(bands, tiny_weights: Path, tmp_pat
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("image |") and len(lines) == 4
     values = [float(v) for v in lines[-1].split("|")[1:]]
-    assert lines[-1].startswith("mean of 2") and len(values) == 4
+    assert lines[-1].startswith("mean of 2 (2)") and len(values) == 4
     assert values[2] >= values[1]  # the affine fit never scores below the output itself
+    rows = [[float(v) for v in line.split("|")[1:]] for line in lines[1:3]]
+
+    # --split groups the pairs by how degraded their input is.
+    assert abs(rows[0][0] - rows[1][0]) > 0.1  # inverted inputs of two different images
+    threshold = (rows[0][0] + rows[1][0]) / 2
+    assert (
+        bands.main([str(tmp_path), "--weights", str(tiny_weights), "--split", str(threshold)]) == 0
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2].startswith(f"input >= {threshold:g} dB (1)")
+    assert lines[-1].startswith(f"input < {threshold:g} dB (1)")
+    light = [float(v) for v in lines[-2].split("|")[1:]]
+    assert light[0] == pytest.approx(max(r[0] for r in rows), abs=0.01)
