@@ -125,13 +125,15 @@ def test_a_context_denoiser_fine_tunes_from_an_exported_one(photos: Path, tmp_pa
     tuned = tmp_path / "tuned.safetensors"
     result = run(
         "denoiser", str(photos), "-o", str(tmp_path / "b"), *common, "--context", "4",
-        "--init-weights", str(plain), "--loss", "log-mse", "--pixel-weight", "0.5",
+        "--clean-fraction", "0.5", "--init-weights", str(plain), "--loss", "log-mse",
+        "--pixel-weight", "0.5",
         "--export", str(tuned),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(read_metadata(tuned)["restorecli.config"])["context"] == 4
     config = json.loads((tmp_path / "b" / "config.json").read_text())
     assert config["loss"] == "log-mse" and config["pixel_weight"] == 0.5
+    assert config["clean_fraction"] == 0.5
     assert config["init_weights"] == str(plain)
 
     # A start of another width is a weights error on one line, before any step.
@@ -158,6 +160,7 @@ def test_a_context_denoiser_fine_tunes_from_an_exported_one(photos: Path, tmp_pa
         (["--pixel-weight", "-1"], "pixel_weight"),
         (["--context", "-1"], "context"),
         (["--context-grid", "4"], "context_grid needs"),
+        (["--clean-fraction", "1"], "clean_fraction"),
     ],
 )
 def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):

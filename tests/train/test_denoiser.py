@@ -167,6 +167,20 @@ def test_each_crop_comes_with_its_place_in_the_view():
         np.testing.assert_array_equal(d, w[y : y + 16, x : x + 16])
 
 
+def test_a_clean_fraction_leaves_that_share_of_views_undegraded():
+    from restorecli.train.denoiser import degraded_views_and_crops
+
+    views = np.random.default_rng(3).random((200, 16, 16, 3), dtype=np.float32)
+    clean, degraded, whole, _ = degraded_views_and_crops(
+        "dehaze", views, 16, (0.0, 1.0), np.random.default_rng(0), clean_fraction=0.25
+    )
+    untouched = np.array([np.array_equal(c, d) for c, d in zip(clean, degraded, strict=True)])
+    assert 0.15 < untouched.mean() < 0.35
+    np.testing.assert_array_equal(whole[untouched], views[untouched])
+    changed = zip(clean[~untouched], degraded[~untouched], strict=True)
+    assert all(np.abs(d - c).mean() > 1e-3 for c, d in changed)
+
+
 def test_crop_sized_views_are_degraded_as_they_are():
     from restorecli.degrade import degrade
     from restorecli.train.denoiser import degraded_crops

@@ -143,6 +143,11 @@ def train_denoiser_cmd(
         "every latent pixel (where it is in the frame matters: haze thickens with depth); "
         "0: the summary vector only. Needs --context.",
     ),
+    clean_fraction: float = typer.Option(
+        0.0,
+        help="Share of training photos left undegraded, so the denoiser learns to leave clean "
+        "photos alone (pale scenes are not haze).",
+    ),
     init_weights: Path | None = typer.Option(
         None,
         help="Start from this denoiser file (fine-tuning); one without the frame-context "
@@ -187,6 +192,7 @@ def train_denoiser_cmd(
             kappa=kappa,
             severity=(low, high),
             view=view,
+            clean_fraction=clean_fraction,
             init_weights=str(init_weights) if init_weights else None,
             steps=steps,
             batch_size=batch_size,

@@ -52,6 +52,11 @@ class DenoiserTrainConfig:
     # crop itself). Haze and rain veils vary smoothly over a whole photo; degraded crop by crop
     # they vary over 128 pixels instead, a scale real photos never show.
     view: int = 0
+    # Share of training views left as they are (target = input). A denoiser that only ever
+    # saw degraded photos reads a pale, low-contrast scene as a degraded one and "restores" it
+    # (lightly hazed photos came out darker and more saturated than the truth); clean examples
+    # teach it what undegraded photos look like.
+    clean_fraction: float = 0.0
     # A denoiser file to start from (fine-tuning); a file without the frame-context branch
     # loads into a model with one (the branch starts from its random init).
     init_weights: str | None = None
@@ -99,6 +104,8 @@ class DenoiserTrainConfig:
         check_counts(self, "val_images", "val_size", "sample_steps")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}")
+        if not 0.0 <= self.clean_fraction < 1.0:
+            raise ValueError(f"clean_fraction must be in [0, 1), got {self.clean_fraction}")
         if not self.pixel_weight >= 0.0:
             raise ValueError(f"pixel_weight must be >= 0, got {self.pixel_weight}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -210,12 +217,18 @@ def degraded_views_and_crops(
     size: int,
     severity: tuple[float, float],
     rng: np.random.Generator,
+    clean_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`degraded_crops` plus the whole degraded views (what a frame-context branch
-    reads: the photo the crop came from) and each crop's top-left (y, x) in its view."""
+    reads: the photo the crop came from) and each crop's top-left (y, x) in its view. A
+    ``clean_fraction`` share of the views is left undegraded."""
     clean_out, degraded_out, views_out, origins = [], [], [], []
     for view in views:
-        degraded = degrade(task, view, rng=rng, severity=float(rng.uniform(*severity)))
+        # Drawn only when asked for, so runs without clean views keep their random stream.
+        if clean_fraction and rng.random() < clean_fraction:
+            degraded = view
+        else:
+            degraded = degrade(task, view, rng=rng, severity=float(rng.uniform(*severity)))
         y = x = 0
         if view.shape[0] > size:  # crop-sized views keep the random stream of older runs
             y, x = (int(v) for v in rng.integers(0, view.shape[0] - size + 1, size=2))
@@ -303,7 +316,7 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     for _ in run.steps():
         views = train_set.batch(cfg.batch_size, run.rng, cfg.view)
         clean_np, degraded_np, views_np, origins = degraded_views_and_crops(
-            cfg.task, views, cfg.crop.size, cfg.severity, run.rng
+            cfg.task, views, cfg.crop.size, cfg.severity, run.rng, cfg.clean_fraction
         )
         # The whole degraded views go in as they are: the network shrinks them inside its
         # call, so DDP sees the context branch's parameters used in the forward pass.
