@@ -125,7 +125,8 @@ def test_a_context_denoiser_fine_tunes_from_an_exported_one(photos: Path, tmp_pa
     tuned = tmp_path / "tuned.safetensors"
     result = run(
         "denoiser", str(photos), "-o", str(tmp_path / "b"), *common, "--context", "4",
-        "--clean-fraction", "0.5", "--init-weights", str(plain), "--loss", "log-mse",
+        "--clean-fraction", "0.5", "--camera-fraction", "0.5", "--init-weights", str(plain),
+        "--loss", "log-mse",
         "--pixel-weight", "0.5",
         "--export", str(tuned),
     )  # fmt: skip
@@ -133,7 +134,7 @@ def test_a_context_denoiser_fine_tunes_from_an_exported_one(photos: Path, tmp_pa
     assert json.loads(read_metadata(tuned)["restorecli.config"])["context"] == 4
     config = json.loads((tmp_path / "b" / "config.json").read_text())
     assert config["loss"] == "log-mse" and config["pixel_weight"] == 0.5
-    assert config["clean_fraction"] == 0.5
+    assert config["clean_fraction"] == 0.5 and config["camera_fraction"] == 0.5
     assert config["init_weights"] == str(plain)
 
     # A start of another width is a weights error on one line, before any step.
@@ -161,6 +162,7 @@ def test_a_context_denoiser_fine_tunes_from_an_exported_one(photos: Path, tmp_pa
         (["--context", "-1"], "context"),
         (["--context-grid", "4"], "context_grid needs"),
         (["--clean-fraction", "1"], "clean_fraction"),
+        (["--camera-fraction", "1.5"], "camera_fraction"),
     ],
 )
 def test_bad_denoiser_options_are_usage_errors(tmp_path: Path, args, message):

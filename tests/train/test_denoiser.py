@@ -181,6 +181,28 @@ def test_a_clean_fraction_leaves_that_share_of_views_undegraded():
     assert all(np.abs(d - c).mean() > 1e-3 for c, d in changed)
 
 
+def test_a_camera_fraction_puts_degraded_views_through_a_camera():
+    from restorecli.degrade import degrade
+    from restorecli.train.denoiser import degraded_views_and_crops, through_camera
+
+    # Smooth views: the camera's demosaicing and JPEG would rewrite per-pixel noise wholesale.
+    ramp = np.linspace(0.2, 0.8, 32, dtype=np.float32)
+    views = np.stack([np.stack([ramp[:, None] + 0 * ramp] * 3, -1) * k for k in (0.5, 0.8, 1)])
+    _, _, whole, _ = degraded_views_and_crops(
+        "dehaze", views, 16, (0.2, 0.6), np.random.default_rng(9), camera_fraction=1.0
+    )
+    # Replaying the random stream: haze, the draw, then the camera, on every view.
+    rng = np.random.default_rng(9)
+    for view, got in zip(views, whole, strict=True):
+        hazy = degrade("dehaze", view, rng=rng, severity=float(rng.uniform(0.2, 0.6)))
+        assert rng.random() < 1.0
+        expected = through_camera(hazy, rng)
+        rng.integers(0, 32 - 16 + 1, size=2)
+        np.testing.assert_array_equal(got, expected)
+        assert 0.0 < np.abs(expected - hazy).mean() < 0.05  # light noise, not a new image
+        assert expected.min() >= 0.0 and expected.max() <= 1.0
+
+
 def test_crop_sized_views_are_degraded_as_they_are():
     from restorecli.degrade import degrade
     from restorecli.train.denoiser import degraded_crops

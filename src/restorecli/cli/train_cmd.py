@@ -148,6 +148,11 @@ def train_denoiser_cmd(
         help="Share of training photos left undegraded, so the denoiser learns to leave clean "
         "photos alone (pale scenes are not haze).",
     ),
+    camera_fraction: float = typer.Option(
+        0.0,
+        help="Share of degraded training photos that then pass through a camera (light raw "
+        "noise, demosaicing, JPEG), as real photos did.",
+    ),
     init_weights: Path | None = typer.Option(
         None,
         help="Start from this denoiser file (fine-tuning); one without the frame-context "
@@ -193,6 +198,7 @@ def train_denoiser_cmd(
             severity=(low, high),
             view=view,
             clean_fraction=clean_fraction,
+            camera_fraction=camera_fraction,
             init_weights=str(init_weights) if init_weights else None,
             steps=steps,
             batch_size=batch_size,

@@ -57,6 +57,11 @@ class DenoiserTrainConfig:
     # (lightly hazed photos came out darker and more saturated than the truth); clean examples
     # teach it what undegraded photos look like.
     clean_fraction: float = 0.0
+    # Share of degraded training views that then go through a camera (light sensor noise on a
+    # raw mosaic, demosaicing, JPEG), as real degraded photos did. Without it a dehazer learns
+    # that every faint difference in a dense veil is scene detail and amplifies it; in real
+    # photos those differences are noise and compression blocks.
+    camera_fraction: float = 0.0
     # A denoiser file to start from (fine-tuning); a file without the frame-context branch
     # loads into a model with one (the branch starts from its random init).
     init_weights: str | None = None
@@ -104,6 +109,8 @@ class DenoiserTrainConfig:
         check_counts(self, "val_images", "val_size", "sample_steps")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}")
+        if not 0.0 <= self.camera_fraction <= 1.0:
+            raise ValueError(f"camera_fraction must be in [0, 1], got {self.camera_fraction}")
         if not 0.0 <= self.clean_fraction < 1.0:
             raise ValueError(f"clean_fraction must be in [0, 1), got {self.clean_fraction}")
         if not self.pixel_weight >= 0.0:
@@ -218,10 +225,12 @@ def degraded_views_and_crops(
     severity: tuple[float, float],
     rng: np.random.Generator,
     clean_fraction: float = 0.0,
+    camera_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`degraded_crops` plus the whole degraded views (what a frame-context branch
     reads: the photo the crop came from) and each crop's top-left (y, x) in its view. A
-    ``clean_fraction`` share of the views is left undegraded."""
+    ``clean_fraction`` share of the views is left undegraded; a ``camera_fraction`` share of
+    the degraded ones then goes through :func:`through_camera`."""
     clean_out, degraded_out, views_out, origins = [], [], [], []
     for view in views:
         # Drawn only when asked for, so runs without clean views keep their random stream.
@@ -229,6 +238,8 @@ def degraded_views_and_crops(
             degraded = view
         else:
             degraded = degrade(task, view, rng=rng, severity=float(rng.uniform(*severity)))
+            if camera_fraction and rng.random() < camera_fraction:
+                degraded = through_camera(degraded, rng)
         y = x = 0
         if view.shape[0] > size:  # crop-sized views keep the random stream of older runs
             y, x = (int(v) for v in rng.integers(0, view.shape[0] - size + 1, size=2))
@@ -242,6 +253,19 @@ def degraded_views_and_crops(
         np.stack(views_out),
         np.array(origins, dtype=np.int64),
     )
+
+
+# Severities of the camera noise put on degraded training views: the lighter end of the noise
+# model (a daylight photo), not the low-light noise that `restore denoise` is for.
+CAMERA_SEVERITY = (0.0, 0.3)
+
+
+def through_camera(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` as a camera would have recorded it: light raw noise, demosaicing, JPEG."""
+    from restorecli.degrade.noise import NoiseConfig, noise
+
+    severity = float(rng.uniform(*CAMERA_SEVERITY))
+    return noise(image, rng, severity, NoiseConfig(kind="camera")).image
 
 
 def load_matching_weights(net: LatentUNet, path: str | Path) -> list[str]:
@@ -316,7 +340,13 @@ def train_denoiser(cfg: DenoiserTrainConfig, *, resume: bool = True) -> Path:
     for _ in run.steps():
         views = train_set.batch(cfg.batch_size, run.rng, cfg.view)
         clean_np, degraded_np, views_np, origins = degraded_views_and_crops(
-            cfg.task, views, cfg.crop.size, cfg.severity, run.rng, cfg.clean_fraction
+            cfg.task,
+            views,
+            cfg.crop.size,
+            cfg.severity,
+            run.rng,
+            cfg.clean_fraction,
+            cfg.camera_fraction,
         )
         # The whole degraded views go in as they are: the network shrinks them inside its
         # call, so DDP sees the context branch's parameters used in the forward pass.
