@@ -6,6 +6,9 @@ not tuned on the public benchmarks. Make paired data from them with ``restore de
     python scripts/held_out_photos.py /data/clean_photos runs/held_out --max-side 768
     restore degrade dehaze runs/held_out -o runs/held_out_dehaze --pairs --seed 0
     restore eval --task dehaze runs/held_out_dehaze --steps 1,2,4
+
+``--from-training N`` copies N training photos instead (evenly spaced over the training list):
+a model that scores far better on them than on the held-out ones has memorised its photos.
 """
 
 from __future__ import annotations
@@ -29,13 +32,23 @@ def main() -> None:
         default=CropConfig().val_fraction,
         help="the held-out share the training run used",
     )
+    parser.add_argument(
+        "--from-training",
+        type=int,
+        metavar="N",
+        help="copy N evenly spaced training photos instead of the held-out ones",
+    )
     args = parser.parse_args()
-    _, held_out = split_images(args.data, args.val_fraction)
+    training, held_out = split_images(args.data, args.val_fraction)
+    chosen, kind = held_out, "held-out"
+    if args.from_training:
+        step = max(1, len(training) // args.from_training)
+        chosen, kind = training[::step][: args.from_training], "training"
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in held_out:
+    for path in chosen:
         name = path.relative_to(args.data).with_suffix(".png").as_posix().replace("/", "__")
         Image.fromarray(load_rgb(path, args.max_side)).save(args.out / name)
-    print(f"{len(held_out)} held-out photos -> {args.out}")
+    print(f"{len(chosen)} {kind} photos -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -33,3 +33,24 @@ def test_writes_the_held_out_photos(tmp_path: Path, monkeypatch, capsys, load_re
     assert held_out and {p.name for p in out.iterdir()} == expected
     assert all(Image.open(p).size == (45, 30) for p in out.iterdir())
     assert f"{len(held_out)} held-out photos" in capsys.readouterr().out
+
+
+def test_from_training_copies_evenly_spaced_training_photos(
+    tmp_path: Path, monkeypatch, capsys, load_repo_script
+) -> None:
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((20, 30, 3), i * 10, np.uint8)).save(data / f"p{i:02d}.png")
+    out = tmp_path / "training"
+    module = load_repo_script("scripts/held_out_photos.py")
+    argv = ["x", str(data), str(out), "--val-fraction", "0.3", "--from-training", "4"]
+    monkeypatch.setattr(sys, "argv", argv)
+    module.main()
+
+    training, held_out = split_images(data, 0.3)
+    step = len(training) // 4
+    expected = {p.name for p in training[::step][:4]}
+    assert {p.name for p in out.iterdir()} == expected
+    assert not expected & {p.name for p in held_out}  # never a held-out photo
+    assert "4 training photos" in capsys.readouterr().out
