@@ -21,10 +21,11 @@ the real inputs; ``--ssim`` adds SSIM to the paired sections (about twice the ti
   ``deblur`` motion blur on the sharp ones (``--blur-seeds`` draws per image, since there are
   only two pairs): PSNR and the gradient ratio (mean |grad Y| of input / of target).
 - haze (no ground truth): dark channel (15 x 15 minimum of the RGB minimum; haze raises it),
-  RMS contrast (std of Y) and mean HSV saturation of the real hazy inputs of
-  ``RealHazy_misc_PyTorchDehazing`` and ``SOTS_outdoor_examples_GCANet_noGT``, of the clean
-  ``Noise_clean_Kodak24_FFDNet`` targets, and of ``dehaze`` applied to those targets. Images are
-  resized to a long side of 512 px first so the 15 px patch covers a similar part of each.
+  RMS contrast (std of Y), mean HSV saturation and the blown-out share (per cent of pixels with
+  all channels >= 0.98) of the real hazy inputs of ``RealHazy_misc_PyTorchDehazing`` and
+  ``SOTS_outdoor_examples_GCANet_noGT``, of the clean ``Noise_clean_Kodak24_FFDNet`` targets,
+  and of ``dehaze`` applied to those targets. Images are resized to a long side of 512 px
+  first so the 15 px patch covers a similar part of each.
 
 Synthetic image i, draw k uses ``seed = i + 1000 k`` (the same seeds at every severity). One
 thread (OMP_NUM_THREADS=1, cv2.setNumThreads(1)) so the run behaves the same on a busy machine.
@@ -160,8 +161,12 @@ def to_side(image: np.ndarray, side: int = HAZE_SIDE) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
 
 
+# A pixel whose three channels are all at least this counts as blown out (white sky, glow).
+WHITE = 0.98
+
+
 def haze_stats(x: np.ndarray) -> Stats:
-    """Dark channel, RMS contrast and saturation of one (already resized) image."""
+    """Dark channel, RMS contrast, saturation and blown-out share of one (resized) image."""
     x = x.astype(np.float32)
     dark = cv2.erode(x.min(axis=2), np.ones((DARK_PATCH, DARK_PATCH), np.uint8))
     sat = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)[..., 1]
@@ -169,6 +174,7 @@ def haze_stats(x: np.ndarray) -> Stats:
         "dark": float(dark.mean()),
         "contrast": float(rgb_to_y(x).std()),
         "saturation": float(sat.mean()),
+        "white_pct": 100.0 * float((x.min(axis=2) >= WHITE).mean()),
     }
 
 
@@ -344,6 +350,7 @@ COLUMNS = {
         ("max", "dark_max", ".3f"),
         ("contrast", "contrast", ".3f"),
         ("saturation", "saturation", ".3f"),
+        ("white %", "white_pct", ".2f"),
     ],
 }
 
