@@ -18,6 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from restorecli.degrade import TASKS, degrade
+from restorecli.degrade.noise import NoiseConfig, noise
 from restorecli.diffusion import ResShiftSchedule
 from restorecli.errors import InputNotFoundError, UnsupportedInputError, WeightsError
 from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
@@ -58,9 +59,9 @@ class DenoiserTrainConfig:
     # teach it what undegraded photos look like.
     clean_fraction: float = 0.0
     # Share of degraded training views that then go through a camera (light sensor noise on a
-    # raw mosaic, demosaicing, JPEG), as real degraded photos did. Without it a dehazer learns
-    # that every faint difference in a dense veil is scene detail and amplifies it; in real
-    # photos those differences are noise and compression blocks.
+    # raw mosaic, demosaicing, JPEG), as real degraded photos did: in a real veil, faint
+    # differences are partly noise and compression blocks, which a dehazer should not stretch
+    # into scene detail.
     camera_fraction: float = 0.0
     # A denoiser file to start from (fine-tuning); a file without the frame-context branch
     # loads into a model with one (the branch starts from its random init).
@@ -262,8 +263,6 @@ CAMERA_SEVERITY = (0.0, 0.3)
 
 def through_camera(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``image`` as a camera would have recorded it: light raw noise, demosaicing, JPEG."""
-    from restorecli.degrade.noise import NoiseConfig, noise
-
     severity = float(rng.uniform(*CAMERA_SEVERITY))
     return noise(image, rng, severity, NoiseConfig(kind="camera")).image
 
