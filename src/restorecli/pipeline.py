@@ -236,10 +236,10 @@ class Restorer:
         s = self.autoencoder.stride
         for i, t in enumerate(grid):
             crop = xp[..., t.y0 : t.y1, t.x0 : t.x1]
-            tile_noise = noise[..., t.y0 // s : t.y1 // s, t.x0 // s : t.x1 // s]
-            tile_context = None
-            if context is not None:
-                tile_context = context.crop(t.y0 // s, t.y1 // s, t.x0 // s, t.x1 // s)
+            # The tile's window of the frame's latents: its noise and its part of the context.
+            ly0, ly1, lx0, lx1 = t.y0 // s, t.y1 // s, t.x0 // s, t.x1 // s
+            tile_noise = noise[..., ly0:ly1, lx0:lx1]
+            tile_context = None if context is None else context.crop(ly0, ly1, lx0, lx1)
             out = self._restore_padded(crop, tile_noise, None, context=tile_context)
             wgt = tile_weight(t, grid, self.device)
             acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wgt
