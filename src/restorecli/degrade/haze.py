@@ -4,6 +4,10 @@ I = J t + A (1 - t), t = exp(-beta d). No depth sensor here, so d is made up fro
 hold for most photos: farther towards the top, low-frequency variation, bright flat regions
 (sky) far away. ``beta`` is applied to depth normalised to [d_near, 1], so ``exp(-beta)`` is
 the transmission of the farthest point.
+
+Real hazy photos clip: the sunlit veil is often brighter than the camera's white point (a
+white sky, a glow round a hidden sun). So the airlight may exceed 1 and is brightest round an
+optional glow, and the result is clipped like any exposure.
 """
 
 from __future__ import annotations
@@ -30,13 +34,26 @@ class DepthConfig:
 
 
 @dataclass(frozen=True)
+class GlowConfig:
+    """A brighter patch of veil round a hidden sun (forward scattering peaks towards it)."""
+
+    probability: float = 0.35
+    gain: tuple[float, float] = (0.1, 0.5)  # airlight x (1 + gain) at the centre
+    radius: tuple[float, float] = (0.15, 0.6)  # Gaussian sigma, fraction of the longer side
+    centre_y: tuple[float, float] = (-0.3, 0.45)  # fraction of the height; < 0 is above the frame
+
+
+@dataclass(frozen=True)
 class HazeConfig:
     """Parameter ranges for :func:`haze`."""
 
     # exp(-beta) = transmission at the farthest point
     beta: Span = field(default_factory=lambda: Span(0.35, 3.2, log=True))
-    airlight: Span = field(default_factory=lambda: Span(0.72, 0.95, jitter=0.35))
+    # Levels above 1 are a veil brighter than the white point: distant parts clip to white.
+    airlight: Span = field(default_factory=lambda: Span(0.74, 0.97, jitter=0.35))
+    airlight_ceiling: float = 1.05
     cast: tuple[float, float] = (0.0, 0.07)  # strength of the colour cast of the airlight
+    glow: GlowConfig = GlowConfig()
     depth: DepthConfig = DepthConfig()
 
 
@@ -73,19 +90,37 @@ def synthetic_depth(
     return (near + (1.0 - near) * d).astype(np.float32)
 
 
-def airlight_colour(rng: np.random.Generator, level: float, cast: float) -> np.ndarray:
+def airlight_colour(
+    rng: np.random.Generator, level: float, cast: float, ceiling: float = 1.0
+) -> np.ndarray:
     """Airlight RGB around ``level`` with a random warm/cool/neutral cast of size ``cast``."""
     # Hazy photos are mostly grey-white, sometimes yellow-brown (smog, dust) or blue-grey.
     direction = rng.choice(
         np.array([[1.0, 0.6, -0.6], [-0.5, 0.0, 0.8], [0.0, 0.0, 0.0]]), p=[0.45, 0.3, 0.25]
     )
     a = level + cast * direction + rng.normal(0.0, 0.01, 3)
-    return np.clip(a, 0.3, 1.0).astype(np.float32)
+    return np.clip(a, 0.3, ceiling).astype(np.float32)
+
+
+def glow_gain(
+    shape: tuple[int, int], rng: np.random.Generator, config: GlowConfig = GlowConfig()
+) -> np.ndarray | None:
+    """HxW factor (>= 1) that brightens the airlight round a hidden sun, or None (no glow)."""
+    if rng.uniform() >= config.probability:
+        return None
+    h, w = shape
+    side = max(h, w)
+    cx, cy = rng.uniform(0.0, 1.0) * w, uniform(rng, config.centre_y) * h
+    sigma = uniform(rng, config.radius) * side
+    gain = uniform(rng, config.gain)
+    yy = (np.arange(h, dtype=np.float32)[:, None] - cy) / sigma
+    xx = (np.arange(w, dtype=np.float32)[None, :] - cx) / sigma
+    return (1.0 + gain * np.exp(-0.5 * (xx * xx + yy * yy))).astype(np.float32)
 
 
 def scatter(image: np.ndarray, transmission: np.ndarray, airlight: np.ndarray) -> np.ndarray:
-    """Apply I = J t + A (1 - t) (float32, not clipped)."""
-    out = airlight.reshape(1, 1, 3) - image
+    """Apply I = J t + A (1 - t) (float32, not clipped); ``airlight`` is (3,) or HxWx3."""
+    out = (airlight if airlight.ndim == 3 else airlight.reshape(1, 1, 3)) - image
     out *= (1.0 - transmission)[..., None]
     out += image
     return out
@@ -97,14 +132,26 @@ def haze(
     severity: float,
     config: HazeConfig = HazeConfig(),
 ) -> Degraded:
-    """Add haze; aux maps: ``transmission`` and ``depth`` (HxW), ``airlight`` (3,)."""
+    """Add haze.
+
+    Aux maps: ``transmission`` and ``depth`` (HxW), ``airlight`` (the veil's colour, (3,)) and
+    ``airlight_map`` (HxWx3: that colour times the glow, the airlight each pixel really got).
+    """
     depth = synthetic_depth(image, rng, config.depth)
     beta = config.beta.sample(rng, severity)
-    a = airlight_colour(rng, config.airlight.sample(rng, severity), uniform(rng, config.cast))
+    level = config.airlight.sample(rng, severity)
+    a = airlight_colour(rng, level, uniform(rng, config.cast), config.airlight_ceiling)
+    glow = glow_gain(image.shape[:2], rng, config.glow)
+    a_map = a.reshape(1, 1, 3) * (1.0 if glow is None else glow[..., None])
+    a_map = np.broadcast_to(a_map, image.shape).astype(np.float32)
     t = np.exp(-beta * depth).astype(np.float32)
-    out = finish(scatter(image, t, a))
+    out = finish(scatter(image, t, a_map))
     return Degraded(
         out,
-        aux={"transmission": t, "depth": depth, "airlight": a},
-        params={"beta": beta, "airlight": float(a.mean())},
+        aux={"transmission": t, "depth": depth, "airlight": a, "airlight_map": a_map},
+        params={
+            "beta": beta,
+            "airlight": float(a.mean()),
+            "glow": 0.0 if glow is None else float(glow.max() - 1.0),
+        },
     )
