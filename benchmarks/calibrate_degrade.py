@@ -22,7 +22,9 @@ the real inputs; ``--ssim`` adds SSIM to the paired sections (about twice the ti
   only two pairs): PSNR and the gradient ratio (mean |grad Y| of input / of target).
 - haze (no ground truth): dark channel (15 x 15 minimum of the RGB minimum; haze raises it),
   RMS contrast (std of Y), mean HSV saturation and the blown-out share (per cent of pixels with
-  all channels >= 0.98) of the real hazy inputs of ``RealHazy_misc_PyTorchDehazing`` and
+  all channels >= 0.98), the veil's brightness (mean RGB of the pixels with the highest 0.1 %
+  of the dark channel, the usual airlight estimate) and the share of images whose veil is
+  below 0.85 (a grey veil) of the real hazy inputs of ``RealHazy_misc_PyTorchDehazing`` and
   ``SOTS_outdoor_examples_GCANet_noGT``, of the clean ``Noise_clean_Kodak24_FFDNet`` targets,
   and of ``dehaze`` applied to those targets. Images are resized to a long side of 512 px
   first so the 15 px patch covers a similar part of each.
@@ -163,6 +165,10 @@ def to_side(image: np.ndarray, side: int = HAZE_SIDE) -> np.ndarray:
 
 # A pixel whose three channels are all at least this counts as blown out (white sky, glow).
 WHITE = 0.98
+# The veil's brightness: mean RGB of the pixels with the highest 0.1 % of the dark channel (the
+# usual airlight estimate); a veil below GREY_VEIL is exposed as grey rather than white.
+VEIL_SHARE = 0.001
+GREY_VEIL = 0.85
 
 
 def haze_stats(x: np.ndarray) -> Stats:
@@ -170,11 +176,15 @@ def haze_stats(x: np.ndarray) -> Stats:
     x = x.astype(np.float32)
     dark = cv2.erode(x.min(axis=2), np.ones((DARK_PATCH, DARK_PATCH), np.uint8))
     sat = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)[..., 1]
+    top = np.argsort(dark.ravel())[-max(1, int(dark.size * VEIL_SHARE)) :]
+    veil = float(x.reshape(-1, 3)[top].mean())
     return {
         "dark": float(dark.mean()),
         "contrast": float(rgb_to_y(x).std()),
         "saturation": float(sat.mean()),
         "white_pct": 100.0 * float((x.min(axis=2) >= WHITE).mean()),
+        "veil": veil,
+        "grey_veil_pct": 100.0 * float(veil < GREY_VEIL),
     }
 
 
@@ -351,6 +361,8 @@ COLUMNS = {
         ("contrast", "contrast", ".3f"),
         ("saturation", "saturation", ".3f"),
         ("white %", "white_pct", ".2f"),
+        ("veil", "veil", ".3f"),
+        ("grey veil %", "grey_veil_pct", ".0f"),
     ],
 }
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from restorecli.degrade.base import Span
 from restorecli.degrade.haze import (
     GlowConfig,
     HazeConfig,
@@ -57,11 +56,11 @@ def test_glow_brightens_the_veil_round_its_centre():
 
 def test_a_veil_brighter_than_white_clips_like_a_real_sky(image64):
     no_glow = GlowConfig(probability=0.0)
-    bright = HazeConfig(airlight=Span(1.05, 1.05, jitter=0.0), cast=(0.0, 0.0), glow=no_glow)
+    bright = HazeConfig(airlight=(1.05, 1.05), cast=(0.0, 0.0), glow=no_glow)
     out = haze(image64, np.random.default_rng(3), 1.0, bright)
     assert np.all(out.image <= 1.0)
     assert (out.image.min(axis=2) >= 1.0).mean() > 0.01  # blown-out pixels, as in real haze
-    dull = HazeConfig(airlight=Span(0.8, 0.8, jitter=0.0), cast=(0.0, 0.0), glow=no_glow)
+    dull = HazeConfig(airlight=(0.8, 0.8), cast=(0.0, 0.0), glow=no_glow)
     assert (haze(image64, np.random.default_rng(3), 1.0, dull).image >= 1.0).mean() == 0.0
 
 

@@ -49,8 +49,10 @@ class HazeConfig:
 
     # exp(-beta) = transmission at the farthest point
     beta: Span = field(default_factory=lambda: Span(0.35, 3.2, log=True))
-    # Levels above 1 are a veil brighter than the white point: distant parts clip to white.
-    airlight: Span = field(default_factory=lambda: Span(0.74, 0.97, jitter=0.35))
+    # The veil's brightness depends on the light and the camera's exposure, not on how dense
+    # the haze is: real smog is often exposed as a mid-grey veil (0.7-0.8), a sunlit mist as
+    # white. Levels above 1 are a veil brighter than the white point, so far parts clip.
+    airlight: tuple[float, float] = (0.66, 1.0)
     airlight_ceiling: float = 1.05
     cast: tuple[float, float] = (0.0, 0.07)  # strength of the colour cast of the airlight
     glow: GlowConfig = GlowConfig()
@@ -139,7 +141,7 @@ def haze(
     """
     depth = synthetic_depth(image, rng, config.depth)
     beta = config.beta.sample(rng, severity)
-    level = config.airlight.sample(rng, severity)
+    level = uniform(rng, config.airlight)
     a = airlight_colour(rng, level, uniform(rng, config.cast), config.airlight_ceiling)
     glow = glow_gain(image.shape[:2], rng, config.glow)
     a_map = a.reshape(1, 1, 3) * (1.0 if glow is None else glow[..., None])
