@@ -121,7 +121,7 @@ def glow_gain(
 
 
 def scatter(image: np.ndarray, transmission: np.ndarray, airlight: np.ndarray) -> np.ndarray:
-    """Apply I = J t + A (1 - t) (float32, not clipped); ``airlight`` is (3,) or HxWx3."""
+    """Apply I = J t + A (1 - t) (float32, not clipped); ``airlight`` is (3,), 1x1x3 or HxWx3."""
     out = (airlight if airlight.ndim == 3 else airlight.reshape(1, 1, 3)) - image
     out *= (1.0 - transmission)[..., None]
     out += image
@@ -144,10 +144,11 @@ def haze(
     level = uniform(rng, config.airlight)
     a = airlight_colour(rng, level, uniform(rng, config.cast), config.airlight_ceiling)
     glow = glow_gain(image.shape[:2], rng, config.glow)
-    a_map = a.reshape(1, 1, 3) * (1.0 if glow is None else glow[..., None])
-    a_map = np.broadcast_to(a_map, image.shape).astype(np.float32)
+    # Without a glow the airlight stays one colour: scatter broadcasts it, no HxWx3 copy.
+    a_map = a.reshape(1, 1, 3) if glow is None else a.reshape(1, 1, 3) * glow[..., None]
     t = np.exp(-beta * depth).astype(np.float32)
     out = finish(scatter(image, t, a_map))
+    a_map = np.broadcast_to(a_map, image.shape)  # the aux map: a read-only view
     return Degraded(
         out,
         aux={"transmission": t, "depth": depth, "airlight": a, "airlight_map": a_map},
