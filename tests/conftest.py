@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,8 @@ def load_repo_script():
         path = root / relative
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        # Registered first, as an import would: dataclasses look their module up by name.
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         return module
 
