@@ -226,8 +226,10 @@ def test_no_seams_on_a_smooth_image(make_tiny_models, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.usefixtures("torch_one_thread")
-@pytest.mark.parametrize("grid", [0, 2])
-def test_a_frame_context_is_computed_once_per_frame_so_tiles_still_match(make_tiny_models, grid):
+@pytest.mark.parametrize(("grid", "prior"), [(0, False), (2, False), (0, True)])
+def test_a_frame_context_is_computed_once_per_frame_so_tiles_still_match(
+    make_tiny_models, grid, prior
+):
     # The context branch reads the whole frame; every tile gets that same vector and its
     # window of the same map, so the tiled result still equals the untiled one (a per-tile
     # context would not).
@@ -236,9 +238,11 @@ def test_a_frame_context_is_computed_once_per_frame_so_tiles_still_match(make_ti
     with torch.no_grad():  # every block live, so the context reaches the output
         for p in small.parameters():
             p.add_(0.2 * torch.randn(p.shape, generator=g))
-    unet = LatentUNet(replace(small.config, context=4, context_size=32, context_grid=grid))
+    unet = LatentUNet(
+        replace(small.config, context=4, context_size=32, context_grid=grid, dark_prior=prior)
+    )
     state = small.state_dict()
-    if grid:  # the map's input channels are new; they keep their random init
+    if grid or prior:  # the map's (prior's) input channels are new; they keep their random init
         inp = unet.inp.weight.detach().clone()
         inp[:, : state["inp.weight"].shape[1]] = state["inp.weight"]
         state["inp.weight"] = inp

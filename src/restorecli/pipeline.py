@@ -137,8 +137,10 @@ class Restorer:
             init = resolved.default_init or train.get("init")
             if init:
                 cfg = replace(cfg, init=init)
-            if resolved.default_steps:
-                cfg = replace(cfg, steps=resolved.default_steps)
+            # A file outside the registry runs at the step count its training validated.
+            steps = resolved.default_steps or train.get("sample_steps")
+            if steps:
+                cfg = replace(cfg, steps=int(steps))
         restorer = cls(
             autoencoder,  # type: ignore[arg-type]
             denoiser,  # type: ignore[arg-type]

@@ -217,3 +217,20 @@ def test_verify_corpus_without_its_manifest_exits_3(photos: Path, tmp_path: Path
     result = run("verify-corpus", str(photos), "--manifest", str(tmp_path / "none.csv"))
     assert result.exit_code == 3
     assert "manifest" in result.stderr
+
+
+def test_the_dark_prior_needs_a_context_branch(tmp_path: Path):
+    ae = str(tmp_path / "ae.safetensors")
+    result = run(
+        "denoiser",
+        str(tmp_path),
+        "-o",
+        str(tmp_path / "o"),
+        "--task",
+        "dehaze",
+        "--autoencoder",
+        ae,
+        "--dark-prior",
+    )
+    assert result.exit_code == 2, result.output
+    assert "dark_prior needs" in result.output

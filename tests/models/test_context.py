@@ -152,3 +152,30 @@ def test_a_map_of_the_wrong_size_is_refused() -> None:
 def test_a_map_needs_the_branch() -> None:
     with pytest.raises(ValueError, match="context_grid needs"):
         UNetConfig(context_grid=2)
+
+
+PRIOR = replace(CONFIG, dark_prior=True)
+
+
+def test_the_dark_prior_is_an_input_channel_read_from_the_frame() -> None:
+    net = _randomised(LatentUNet(PRIOR))
+    assert net.inp.in_channels == 2 * PRIOR.latent_dim + 1
+    g = torch.Generator().manual_seed(5)
+    frames = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    x_t, y0 = torch.randn(1, 3, 16, 16, generator=g), torch.randn(1, 3, 16, 16, generator=g)
+    t = torch.tensor([0.5])
+    with torch.no_grad():
+        ctx = net.encode_context(frames, (16, 16))
+        assert ctx.prior is not None and ctx.prior.shape == (1, 1, 16, 16)
+        assert ctx.crop(2, 6, 4, 12).prior.shape == (1, 1, 4, 8)
+        assert ctx.expand(3).prior.shape == (3, 1, 16, 16)
+        other = Context(ctx.vector, prior=torch.ones_like(ctx.prior))
+        moved = (net(x_t, y0, t, ctx) - net(x_t, y0, t, other)).abs().max()
+        assert moved > 1e-4  # the network reads it
+        with pytest.raises(ValueError, match="transmission map does not match"):
+            net(x_t, y0, t, Context(ctx.vector, prior=ctx.prior[..., :8, :8]))
+
+
+def test_the_dark_prior_needs_the_branch() -> None:
+    with pytest.raises(ValueError, match="dark_prior needs"):
+        UNetConfig(dark_prior=True)

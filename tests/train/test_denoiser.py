@@ -102,6 +102,8 @@ def test_resume_and_export_then_restore_with_the_pair(photos, autoencoder_file, 
     assert restorer.task == "derain" and restorer.train_kappa == 0.5
     # With no registry entry, the state the denoiser was trained with is the default.
     assert restorer.config.init == restorer.trained_init == "lerp"
+    # ... and so is the step count its validation sampled with (2 here; the config default is 4).
+    assert training["sample_steps"] == 2 and restorer.config.steps == 2
     image = np.random.default_rng(0).random((40, 36, 3), dtype=np.float32)
     out = restorer.restore_array(image)
     assert out.shape == image.shape and out.dtype == np.float32
@@ -326,6 +328,33 @@ def test_a_model_with_a_context_map_trains_and_restores(photos, autoencoder_file
     out = Restorer(ae, net, device="cpu").restore_array(image)
     assert out.shape == image.shape and np.isfinite(out).all()
     assert any(r.get("val_psnr") is not None for r in _records(tmp_path / "run"))
+
+
+def test_a_model_with_the_dark_prior_starts_as_the_file_it_grows_from(tmp_path):
+    from dataclasses import replace
+
+    from restorecli.models.context import Context
+    from restorecli.train.denoiser import load_matching_weights
+
+    base = replace(TINY_UNET, context=4, context_size=32)
+    source = LatentUNet(base)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    start = save_model(source, tmp_path / "s.safetensors")
+    grown = LatentUNet(replace(base, dark_prior=True))
+    assert load_matching_weights(grown, start) == []
+    loaded = load_model(start, kind="denoiser").float()
+    assert torch.equal(grown.inp.weight[:, :-1], loaded.inp.weight)
+    assert not grown.inp.weight[:, -1].any()  # the new channel starts unread
+    frames = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1
+    x, y0, t = torch.randn(1, 3, 8, 8), torch.randn(1, 3, 8, 8), torch.tensor([0.5])
+    with torch.no_grad():
+        ctx = grown.encode_context(frames, (8, 8))
+        before = loaded(x, y0, t, Context(ctx.vector))
+        after = grown(x, y0, t, ctx)
+    torch.testing.assert_close(after, before)
 
 
 def test_fine_tuning_needs_a_file_of_the_same_width(photos, autoencoder_file, tmp_path):

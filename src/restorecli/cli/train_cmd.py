@@ -143,6 +143,12 @@ def train_denoiser_cmd(
         "every latent pixel (where it is in the frame matters: haze thickens with depth); "
         "0: the summary vector only. Needs --context.",
     ),
+    dark_prior: bool = typer.Option(
+        False,
+        "--dark-prior",
+        help="Also give every latent pixel the frame's dark-channel estimate of the haze's "
+        "transmission (a physical hint of the veil's density; dehaze). Needs --context.",
+    ),
     clean_fraction: float = typer.Option(
         0.0,
         help="Share of training photos left undegraded, so the denoiser learns to leave clean "
@@ -203,7 +209,12 @@ def train_denoiser_cmd(
             steps=steps,
             batch_size=batch_size,
             crop=CropConfig(size=crop),
-            model=UNetConfig(channels=channels, context=context, context_grid=context_grid),
+            model=UNetConfig(
+                channels=channels,
+                context=context,
+                context_grid=context_grid,
+                dark_prior=dark_prior,
+            ),
             lr=lr,
             pixel_weight=pixel_weight,
             loss=loss,

@@ -41,16 +41,23 @@ class Context:
 
     vector: torch.Tensor
     grid: torch.Tensor | None = None
+    prior: torch.Tensor | None = None  # B x 1 x h x w (``models.dark_prior``), or None
 
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> Context:
         """The context of the latent window [y0:y1, x0:x1] (a tile)."""
-        grid = None if self.grid is None else self.grid[..., y0:y1, x0:x1]
-        return Context(self.vector, grid)
+
+        def window(m: torch.Tensor | None) -> torch.Tensor | None:
+            return None if m is None else m[..., y0:y1, x0:x1]
+
+        return Context(self.vector, window(self.grid), window(self.prior))
 
     def expand(self, batch: int) -> Context:
         """One frame's context repeated for ``batch`` latents of that frame."""
-        grid = None if self.grid is None else self.grid.expand(batch, -1, -1, -1)
-        return Context(self.vector.expand(batch, -1), grid)
+
+        def repeat(m: torch.Tensor | None) -> torch.Tensor | None:
+            return None if m is None else m.expand(batch, -1, -1, -1)
+
+        return Context(self.vector.expand(batch, -1), repeat(self.grid), repeat(self.prior))
 
 
 def cell_centres(

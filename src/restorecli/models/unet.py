@@ -4,8 +4,9 @@
 number of sampling steps. Fully convolutional and local (see ``layers``), so it runs on any latent
 size that is a multiple of ``size_multiple`` and can be tiled. With ``context`` > 0 it also reads
 a summary of the whole degraded frame (``models.context``), which the caller computes once per
-frame and passes to every tile; with ``context_grid`` > 0 also a coarse map of it, read as extra
-input channels.
+frame and passes to every tile; with ``context_grid`` > 0 also a coarse map of it, and with
+``dark_prior`` the frame's dark-channel transmission estimate (``models.dark_prior``), both read
+as extra input channels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from restorecli.models.context import Context, FrameContext, cell_centres, context_frame
+from restorecli.models.dark_prior import transmission_at_latents
 from restorecli.models.layers import ChannelNorm, ResBlock
 
 
@@ -31,6 +33,7 @@ class UNetConfig:
     context: int = 0  # width of the frame-context branch (0: none)
     context_size: int = 256  # longer side, in pixels, of the frame the context branch reads
     context_grid: int = 0  # channels of the branch's coarse map of the frame (0: vector only)
+    dark_prior: bool = False  # also read the dark-channel transmission estimate (dehaze)
 
     def __post_init__(self) -> None:
         self.channel_mults = tuple(self.channel_mults)  # lists come back from JSON metadata
@@ -38,6 +41,8 @@ class UNetConfig:
             raise ValueError("context and context_grid must be >= 0 and context_size >= 16")
         if self.context_grid and not self.context:
             raise ValueError("context_grid needs a frame-context branch (context > 0)")
+        if self.dark_prior and not self.context:
+            raise ValueError("dark_prior needs a frame-context branch (context > 0)")
 
     @property
     def size_multiple(self) -> int:
@@ -61,7 +66,8 @@ class LatentUNet(nn.Module):
         self.time_mlp = nn.Sequential(
             nn.Linear(cfg.emb_dim, cfg.emb_dim), nn.SiLU(), nn.Linear(cfg.emb_dim, cfg.emb_dim)
         )
-        self.inp = nn.Conv2d(2 * cfg.latent_dim + cfg.context_grid, widths[0], 3, padding=1)
+        extra = cfg.context_grid + int(cfg.dark_prior)
+        self.inp = nn.Conv2d(2 * cfg.latent_dim + extra, widths[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
         for i, w in enumerate(widths):
@@ -116,11 +122,15 @@ class LatentUNet(nn.Module):
         if self.frame_context is None:
             raise ValueError("this denoiser has no frame-context branch")
         vector, coarse = self.frame_context(context_frame(frames, self.config.context_size))
-        if coarse is None:
-            return Context(vector)
         h, w = frames.shape[-2:]
         if latent_hw is None:
             latent_hw = (h // stride, w // stride)
+        prior = None
+        if self.config.dark_prior:
+            t = transmission_at_latents(frames, latent_hw, stride, origin)
+            prior = t.to(vector.dtype)
+        if coarse is None:
+            return Context(vector, prior=prior)
         where = cell_centres((h, w), latent_hw, stride, origin, batch=frames.shape[0])
         grid = F.grid_sample(
             coarse.float(),
@@ -129,7 +139,7 @@ class LatentUNet(nn.Module):
             padding_mode="border",
             align_corners=False,
         )
-        return Context(vector, grid.to(coarse.dtype))
+        return Context(vector, grid.to(coarse.dtype), prior)
 
     def forward(
         self,
@@ -157,6 +167,10 @@ class LatentUNet(nn.Module):
                 if context.grid is None or context.grid.shape[-2:] != x_t.shape[-2:]:
                     raise ValueError("the context's map does not match the latents' size")
                 inputs.append(context.grid.to(x_t.dtype))
+            if self.config.dark_prior:
+                if context.prior is None or context.prior.shape[-2:] != x_t.shape[-2:]:
+                    raise ValueError("the context's transmission map does not match the latents")
+                inputs.append(context.prior.to(x_t.dtype))
         h = self.inp(torch.cat(inputs, dim=1))
         skips = []
         for i, blocks in enumerate(self.down_blocks):

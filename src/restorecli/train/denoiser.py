@@ -269,11 +269,20 @@ def through_camera(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def load_matching_weights(net: LatentUNet, path: str | Path) -> list[str]:
     """Copy a denoiser file's weights into ``net`` (fine-tuning start); returns the names of
-    ``net``'s tensors the file lacks, which may only be those of the frame-context branch."""
+    ``net``'s tensors the file lacks, which may only be those of the frame-context branch.
+    A ``net`` with more input channels (a map or prior the file's model did not read) gets the
+    file's first layer for its leading channels and zeros for the new ones, so it starts as
+    the file's model and learns to use them."""
     source = load_model(path, kind="denoiser")
+    state = source.state_dict()
+    ours, theirs = net.inp.weight, state["inp.weight"]
+    if ours.shape[1] > theirs.shape[1] and ours.shape[0] == theirs.shape[0]:
+        grown = torch.zeros_like(ours)
+        grown[:, : theirs.shape[1]] = theirs.to(ours.dtype)
+        state["inp.weight"] = grown
     problem = ""
     try:
-        missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
+        missing, unexpected = net.load_state_dict(state, strict=False)
     except RuntimeError:  # same names, other shapes
         problem = "its layers have other sizes"
     else:
@@ -405,6 +414,9 @@ def export_denoiser(checkpoint: Path, dest: Path) -> Path:
         "init": cfg["init"],
         "lam": cfg["lam"],
         "kappa": cfg["kappa"],
+        # The step count the run validated with, so the weights were chosen at it: a file
+        # used outside the registry runs at it by default.
+        "sample_steps": cfg.get("sample_steps"),
         **info,
     }
     return save_model(
