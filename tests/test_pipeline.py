@@ -56,6 +56,8 @@ def test_config_defaults() -> None:
         {"tile": 128, "tile_overlap": 65},
         {"tile": 128, "tile_overlap": -1},
         {"batch_size": 0},
+        {"ensemble": 0},
+        {"ensemble": 9},
     ],
     ids=lambda bad: ",".join(f"{k}={v}" for k, v in bad.items()),
 )
@@ -143,6 +145,22 @@ def test_restore_array_matches_the_frame_in_a_batch(make_restorer) -> None:
     restorer = make_restorer(init="ze")
     alone = restorer.restore_array(frames[1])
     np.testing.assert_allclose(alone, restorer.restore_batch(frames)[1], atol=1e-4, rtol=0)
+
+
+# --- ensemble ------------------------------------------------------------------------------------
+
+
+def test_ensemble_averages_the_frame_its_mirror_and_other_noise(make_restorer) -> None:
+    image = rand_image(24, 32)
+    plain = make_restorer(init="ze", seed=7).restore_array(image)
+    mirrored = make_restorer(init="ze", seed=7).restore_array(image[:, ::-1].copy())[:, ::-1]
+    next_seed = make_restorer(init="ze", seed=8).restore_array(image)
+    assert np.array_equal(make_restorer(init="ze", seed=7, ensemble=1).restore_array(image), plain)
+    two = make_restorer(init="ze", seed=7, ensemble=2).restore_array(image)
+    np.testing.assert_allclose(two, (plain + mirrored) / 2, atol=1e-6, rtol=0)
+    three = make_restorer(init="ze", seed=7, ensemble=3).restore_array(image)
+    np.testing.assert_allclose(three, (plain + mirrored + next_seed) / 3, atol=1e-6, rtol=0)
+    assert not np.allclose(two, plain, atol=1e-4)  # the mirror pass does differ
 
 
 # --- loading -------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ class RestoreConfig:
     tile_overlap: int = 128  # overlap between tiles in pixels
     batch_size: int = 4  # frames (or tiles) per forward pass
     kappa: float | None = None  # noise scale; None = the value the denoiser was trained with
+    ensemble: int = 1  # restorations averaged: the frame, its mirror image, then other noise
 
     def __post_init__(self) -> None:
         if self.init not in INIT_MODES:
@@ -64,6 +65,8 @@ class RestoreConfig:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.kappa is not None and not self.kappa > 0:
             raise ValueError(f"kappa must be > 0, got {self.kappa}")
+        if not 1 <= self.ensemble <= 8:
+            raise ValueError(f"--ensemble must be 1 to 8, got {self.ensemble}")
 
 
 class Restorer:
@@ -203,12 +206,29 @@ class Restorer:
 
     @torch.inference_mode()
     def restore_tensor(self, x: torch.Tensor, *, callback: Callback | None = None) -> torch.Tensor:
-        """B x 3 x H x W tensor in [0, 1] -> restored tensor in [0, 1] on the same device."""
+        """B x 3 x H x W tensor in [0, 1] -> restored tensor in [0, 1] on the same device.
+
+        With ``config.ensemble`` = N > 1 this is the mean of N restorations: odd passes restore
+        the mirror image (flipped back after), and every second pass draws the next seed's
+        noise. Each pass makes its own errors, so their mean is nearer the clean frame.
+        """
+        out = self._restore_frames(x, callback, seed_offset=0)
+        for k in range(1, self.config.ensemble):
+            mirrored = k % 2 == 1
+            y = self._restore_frames(x.flip(-1) if mirrored else x, callback, seed_offset=k // 2)
+            out += y.flip(-1) if mirrored else y
+        return out.div_(self.config.ensemble) if self.config.ensemble > 1 else out
+
+    def _restore_frames(
+        self, x: torch.Tensor, callback: Callback | None, seed_offset: int
+    ) -> torch.Tensor:
+        """One restoration of B x 3 x H x W frames in [0, 1]; noise from seed + ``seed_offset``."""
         src_device = x.device
         b, _, h, w = x.shape
         xp = self.pad(x.to(self.device, torch.float32) * 2 - 1)
         hp, wp = xp.shape[-2:]
-        noise = self.frame_noise(b, hp, wp)
+        seed = self.config.seed
+        noise = self.frame_noise(b, hp, wp, seed=None if seed is None else seed + seed_offset)
         s = self.autoencoder.stride
         context = self.frame_context(xp[..., :h, :w], (hp // s, wp // s))
         size = self.config.tile

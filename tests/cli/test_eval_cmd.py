@@ -125,7 +125,7 @@ def test_existing_output_is_refused_before_work(pairs: Path, tiny_weights: Path,
 @pytest.mark.parametrize(
     "bad",
     [["--init", "zq,nope"], ["--steps", "0"], ["--lam", "2"], ["--task", "colour"],
-     ["--precision", "fp8"], ["--tile", "32"]],
+     ["--precision", "fp8"], ["--tile", "32"], ["--ensemble", "0"]],
 )  # fmt: skip
 def test_bad_values_are_usage_errors(pairs: Path, bad: list[str]) -> None:
     args = ["--task", "derain", str(pairs), *bad] if bad[0] != "--task" else [*bad, str(pairs)]
@@ -178,7 +178,7 @@ def test_autoencoder_only_scores_the_reconstruction_of_clean_images(
     assert "input PSNR" not in result.stdout  # the input is the target: no columns for it
 
 
-@pytest.mark.parametrize("flag", ["--steps", "--seed", "--kappa"])
+@pytest.mark.parametrize("flag", ["--steps", "--ensemble", "--seed", "--kappa"])
 def test_autoencoder_only_refuses_diffusion_options(pairs: Path, tiny_weights: Path, flag: str):
     result = run("--task", "derain", str(pairs), "--autoencoder-only", flag, "1")
     assert result.exit_code == 2

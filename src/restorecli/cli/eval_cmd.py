@@ -65,6 +65,9 @@ def eval_command(
     ] = None,
     lam: Annotated[str | None, _sweep_option("lam", "lerp weights, e.g. 0.3,0.5.")] = None,
     steps: Annotated[str | None, _sweep_option("steps", "Diffusion steps, e.g. 1,2,4,8.")] = None,
+    ensemble: Annotated[
+        str | None, _sweep_option("ensemble", "Restorations averaged (mirror, noise), e.g. 1,2.")
+    ] = None,
     seed: Annotated[str | None, _sweep_option("seed", "Sampling seeds, e.g. 0,1,2.")] = None,
     kappa: Annotated[
         str | None, _sweep_option("kappa", "Noise scales (default: the training value).")
@@ -147,6 +150,7 @@ def eval_command(
         "init": init,
         "lam": lam,
         "steps": steps,
+        "ensemble": ensemble,
         "seed": seed,
         "kappa": kappa,
         "tile": tile,
@@ -155,7 +159,7 @@ def eval_command(
         "precision": precision,
     }
     if autoencoder_only:
-        for name in ("steps", "seed", "kappa"):
+        for name in ("steps", "ensemble", "seed", "kappa"):
             if given.get(name) is not None:
                 raise typer.BadParameter(
                     "has no effect with --autoencoder-only (no diffusion runs)",

@@ -96,6 +96,18 @@ Steps = Annotated[
         rich_help_panel=MODEL_PANEL,
     ),
 ]
+Ensemble = Annotated[
+    int | None,
+    typer.Option(
+        "--ensemble",
+        min=1,
+        max=8,
+        show_default=False,
+        help="Average N restorations: the image, its mirror image, then both again with other "
+        "noise. N times slower, more faithful (default: 1).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
 Seed = Annotated[
     int | None,
     typer.Option(
@@ -255,6 +267,7 @@ class RunOptions:
     init: str | None = None
     lam: float | None = None
     steps: int | None = None
+    ensemble: int | None = None
     seed: int | None = None
     weights: str | None = None
     device: str = "auto"
@@ -280,6 +293,7 @@ class RunOptions:
             "init": self.init,
             "lam": self.lam,
             "steps": self.steps,
+            "ensemble": self.ensemble,
             "tile": self.tile,
             "tile_overlap": self.tile_overlap,
             "batch_size": self.batch_size,
@@ -306,6 +320,7 @@ def _run_options(
     init: Init = None,
     lam: Lam = None,
     steps: Steps = None,
+    ensemble: Ensemble = None,
     seed: Seed = None,
     weights: Weights = None,
     device: Device = "auto",
