@@ -127,12 +127,17 @@ def test_a_crop_reads_the_map_where_it_sits_in_the_frame() -> None:
     assert torch.equal(crop.vector, whole.vector)
 
 
-def test_the_map_varies_over_the_frame_and_changes_the_prediction() -> None:
-    net = _randomised(LatentUNet(GRID))
-    g = torch.Generator().manual_seed(4)
+def _frame_and_latents(seed: int) -> tuple[torch.Tensor, ...]:
+    """A 64-px frame, latents x_t and y0 of its size, and a noise level."""
+    g = torch.Generator().manual_seed(seed)
     frames = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
     x_t, y0 = torch.randn(1, 3, 16, 16, generator=g), torch.randn(1, 3, 16, 16, generator=g)
-    t = torch.tensor([0.5])
+    return frames, x_t, y0, torch.tensor([0.5])
+
+
+def test_the_map_varies_over_the_frame_and_changes_the_prediction() -> None:
+    net = _randomised(LatentUNet(GRID))
+    frames, x_t, y0, t = _frame_and_latents(4)
     with torch.no_grad():
         ctx = net.encode_context(frames, (16, 16))
         flat = Context(ctx.vector, ctx.grid.mean(dim=(2, 3), keepdim=True).expand_as(ctx.grid))
@@ -160,10 +165,7 @@ PRIOR = replace(CONFIG, dark_prior=True)
 def test_the_dark_prior_is_an_input_channel_read_from_the_frame() -> None:
     net = _randomised(LatentUNet(PRIOR))
     assert net.inp.in_channels == 2 * PRIOR.latent_dim + 1
-    g = torch.Generator().manual_seed(5)
-    frames = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
-    x_t, y0 = torch.randn(1, 3, 16, 16, generator=g), torch.randn(1, 3, 16, 16, generator=g)
-    t = torch.tensor([0.5])
+    frames, x_t, y0, t = _frame_and_latents(5)
     with torch.no_grad():
         ctx = net.encode_context(frames, (16, 16))
         assert ctx.prior is not None and ctx.prior.shape == (1, 1, 16, 16)
