@@ -47,6 +47,11 @@ def test_dark_channel_is_the_patch_minimum_of_the_rgb_minimum(h, w, patch) -> No
     np.testing.assert_array_equal(got, want)
 
 
+def test_an_even_patch_is_refused() -> None:
+    with pytest.raises(ValueError, match="odd"):
+        dark_channel(torch.zeros(1, 3, 8, 8), 4)
+
+
 def test_airlight_is_the_colour_where_the_dark_channel_is_brightest() -> None:
     image = _scene()
     image[:24, :40] = [0.95, 0.9, 0.8]  # a flat veil, wider than the patch

@@ -57,6 +57,8 @@ def _pad_spec(ndim: int, dim: int, half: int) -> list[int]:
 
 def dark_channel(images: torch.Tensor, patch: int) -> torch.Tensor:
     """B x 3 x H x W in [0, 1] -> B x 1 x H x W: the patch minimum of the RGB minimum."""
+    if patch < 1 or patch % 2 == 0:
+        raise ValueError(f"the patch must be an odd number of pixels, got {patch}")
     low = images.amin(dim=1, keepdim=True)
     # A square's minimum is a column minimum of row minima.
     return _window_min(_window_min(low, patch, 2), patch, 3)
