@@ -85,6 +85,26 @@ def cell_centres(
     return torch.stack([gx, gy], dim=-1)
 
 
+def read_at_latents(
+    maps: torch.Tensor,
+    frame_hw: tuple[int, int],
+    latent_hw: tuple[int, int],
+    stride: int,
+    origin: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """A map of the whole frame (B x C x any size) read bilinearly at the centres of an h x w
+    block of latent pixels placed as in :func:`cell_centres`: B x C x h x w."""
+    where = cell_centres(frame_hw, latent_hw, stride, origin, batch=maps.shape[0])
+    out = F.grid_sample(
+        maps.float(),
+        where.to(maps.device),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
+    return out.to(maps.dtype)
+
+
 class FrameContext(nn.Module):
     """Strided convolutions, then mean and max over the frame, then an MLP to ``emb_dim``;
     with ``grid`` > 0 also a coarse ``grid``-channel map of the frame."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from restorecli.models.context import cell_centres, context_frame
+from restorecli.models.context import context_frame, read_at_latents
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,6 @@ def transmission_at_latents(
 ) -> torch.Tensor:
     """B x 1 x h x w: the estimate read at the centres of an h x w block of latent pixels
     (``stride`` image pixels each) whose top-left pixel is at ``origin`` (B x 2) of the frame."""
-    t = transmission(frames, prior)
-    where = cell_centres(frames.shape[-2:], latent_hw, stride, origin, batch=frames.shape[0])
-    return F.grid_sample(
-        t, where.to(t.device), mode="bilinear", padding_mode="border", align_corners=False
+    return read_at_latents(
+        transmission(frames, prior), frames.shape[-2:], latent_hw, stride, origin
     )

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from restorecli.models.context import Context, FrameContext, cell_centres, context_frame
+from restorecli.models.context import Context, FrameContext, context_frame, read_at_latents
 from restorecli.models.dark_prior import transmission_at_latents
 from restorecli.models.layers import ChannelNorm, ResBlock
 
@@ -131,15 +131,7 @@ class LatentUNet(nn.Module):
             prior = t.to(vector.dtype)
         if coarse is None:
             return Context(vector, prior=prior)
-        where = cell_centres((h, w), latent_hw, stride, origin, batch=frames.shape[0])
-        grid = F.grid_sample(
-            coarse.float(),
-            where.to(coarse.device),
-            mode="bilinear",
-            padding_mode="border",
-            align_corners=False,
-        )
-        return Context(vector, grid.to(coarse.dtype), prior)
+        return Context(vector, read_at_latents(coarse, (h, w), latent_hw, stride, origin), prior)
 
     def forward(
         self,
