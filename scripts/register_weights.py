@@ -23,6 +23,10 @@ def main() -> None:
     parser.add_argument("--denoiser", type=Path, required=True)
     parser.add_argument("--init", default="chebyshev", help="default initial state")
     parser.add_argument("--steps", type=int, default=4, help="default diffusion steps")
+    parser.add_argument(
+        "--guide-radius", type=int, default=0, help="guided filter by the input, 0 = off"
+    )
+    parser.add_argument("--guide-eps", type=float, default=1e-4, help="its damping")
     parser.add_argument("--licence", default="Apache-2.0")
     parser.add_argument("--description", default="")
     parser.add_argument("--default", action="store_true", help="make it the task's default")
@@ -38,6 +42,8 @@ def main() -> None:
         licence=args.licence,
         description=args.description,
         default=args.default,
+        guide_radius=args.guide_radius,
+        guide_eps=args.guide_eps,
     )
     for entry in table["files"]:
         print(f"{args.name} {entry['role']}: {entry['bundled']} {entry['sha256']} {entry['size']}")

@@ -58,6 +58,8 @@ def test_config_defaults() -> None:
         {"batch_size": 0},
         {"ensemble": 0},
         {"ensemble": 9},
+        {"guide_radius": -1},
+        {"guide_eps": 0.0},
     ],
     ids=lambda bad: ",".join(f"{k}={v}" for k, v in bad.items()),
 )
@@ -163,6 +165,42 @@ def test_ensemble_averages_the_frame_its_mirror_and_other_noise(make_restorer) -
     assert not np.allclose(two, plain, atol=1e-4)  # the mirror pass does differ
 
 
+# --- guided filter -------------------------------------------------------------------------------
+
+
+def test_guide_radius_filters_the_restoration_by_the_input(make_restorer) -> None:
+    from restorecli.guided import transfer_detail
+
+    image = rand_image(40, 56)
+    plain = make_restorer(init="ze", ensemble=2).restore_array(image)
+    guided = make_restorer(init="ze", ensemble=2, guide_radius=5, guide_eps=1e-3)
+    out = guided.restore_array(image)
+    as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
+    expected = transfer_detail(as_tensor(image), as_tensor(plain), 5, 1e-3)
+    np.testing.assert_allclose(out, expected[0].permute(1, 2, 0).numpy(), atol=1e-6, rtol=0)
+    assert not np.allclose(out, plain, atol=1e-3)
+    assert guided.stage_seconds["guide"] > 0
+
+
+def test_registry_guide_settings_reach_the_config(tiny_weights: Path, tmp_path, monkeypatch):
+    import shutil
+
+    from restorecli.weights.authoring import register_bundled
+
+    files = {}
+    for role in ("autoencoder", "denoiser"):
+        files[role] = shutil.copy(tiny_weights / f"{role}.safetensors", tmp_path)
+    registry = tmp_path / "weights.toml"
+    register_bundled(registry, "guided", task="dehaze", files=files, default_init="ze",
+                     default_steps=2, licence="MIT", guide_radius=32, guide_eps=2e-3)  # fmt: skip
+    monkeypatch.setenv("RESTORE_WEIGHTS_TOML", str(registry))
+    loaded = Restorer.from_pretrained("guided", device="cpu")
+    cfg = loaded.config
+    assert (cfg.init, cfg.steps, cfg.guide_radius, cfg.guide_eps) == ("ze", 2, 32, 2e-3)
+    given = Restorer.from_pretrained("guided", config=RestoreConfig(), device="cpu")
+    assert given.config.guide_radius == 0  # a given config is used as it is
+
+
 # --- loading -------------------------------------------------------------------------------------
 
 
@@ -220,7 +258,7 @@ def test_restore_tensor_keeps_the_input_device(device: str, make_restorer) -> No
 
 
 def test_stage_seconds_cover_every_stage(make_restorer) -> None:
-    restorer = make_restorer(init="chebyshev", steps=2)
+    restorer = make_restorer(init="chebyshev", steps=2, guide_radius=2)
     restorer.restore_array(rand_image(16, 16))
     assert set(restorer.stage_seconds) == set(STAGES)
     assert all(seconds >= 0 for seconds in restorer.stage_seconds.values())

@@ -61,20 +61,7 @@ def test_the_autoencoder_reconstructs_the_scene(restorers):
         assert psnr(autoencode(restorer, image, "zq"), image) > 25
 
 
-@pytest.mark.parametrize(
-    "task",
-    [
-        "derain",
-        pytest.param(
-            "dehaze",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="dehaze-cheb gains PSNR on the drawn scene (13.0 -> 18.8 dB) but lowers "
-                "its SSIM (0.84 -> 0.69): it adds texture to flat areas (docs/models.md)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("task", ["derain", "dehaze"])
 def test_the_default_model_restores_what_the_task_names(restorers, task):
     from restorecli.evaluate.metrics import ssim
 

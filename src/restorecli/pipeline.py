@@ -27,13 +27,14 @@ from torch.nn import functional as F
 from restorecli.device import select_device, select_dtype
 from restorecli.diffusion import ResShiftSchedule, sample
 from restorecli.errors import WeightsError
+from restorecli.guided import transfer_detail
 from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
 from restorecli.models import LatentUNet, VQAutoencoder, load_model, read_metadata
 from restorecli.models.context import Context
 from restorecli.tiling import Tile, tile_weight, tiles
 
 Callback = Callable[[dict[str, Any]], None]
-STAGES = ("encode", "init_state", "sample", "requantize", "decode")
+STAGES = ("encode", "init_state", "sample", "requantize", "decode", "guide")
 
 
 @dataclass
@@ -49,6 +50,8 @@ class RestoreConfig:
     batch_size: int = 4  # frames (or tiles) per forward pass
     kappa: float | None = None  # noise scale; None = the value the denoiser was trained with
     ensemble: int = 1  # restorations averaged: the frame, its mirror image, then other noise
+    guide_radius: int = 0  # guided filter by the input frame (restorecli.guided); 0 = off
+    guide_eps: float = 1e-4  # its damping where the input is flat
 
     def __post_init__(self) -> None:
         if self.init not in INIT_MODES:
@@ -67,6 +70,10 @@ class RestoreConfig:
             raise ValueError(f"kappa must be > 0, got {self.kappa}")
         if not 1 <= self.ensemble <= 8:
             raise ValueError(f"--ensemble must be 1 to 8, got {self.ensemble}")
+        if self.guide_radius < 0:
+            raise ValueError(f"--guide-radius must be >= 0 (0 = off), got {self.guide_radius}")
+        if not self.guide_eps > 0:
+            raise ValueError(f"--guide-eps must be > 0, got {self.guide_eps}")
 
 
 class Restorer:
@@ -144,6 +151,8 @@ class Restorer:
             steps = resolved.default_steps or train.get("sample_steps")
             if steps:
                 cfg = replace(cfg, steps=int(steps))
+            if resolved.guide_radius:
+                cfg = replace(cfg, guide_radius=resolved.guide_radius, guide_eps=resolved.guide_eps)
         restorer = cls(
             autoencoder,  # type: ignore[arg-type]
             denoiser,  # type: ignore[arg-type]
@@ -211,13 +220,21 @@ class Restorer:
         With ``config.ensemble`` = N > 1 this is the mean of N restorations: odd passes restore
         the mirror image (flipped back after), and every second pass draws the next seed's
         noise. Each pass makes its own errors, so their mean is nearer the clean frame.
+        With ``config.guide_radius`` > 0 the result is then guided-filtered by the input frame:
+        the restoration's tones on the input's own fine detail (``restorecli.guided``).
         """
+        cfg = self.config
         out = self._restore_frames(x, callback, seed_offset=0)
-        for k in range(1, self.config.ensemble):
+        for k in range(1, cfg.ensemble):
             mirrored = k % 2 == 1
             y = self._restore_frames(x.flip(-1) if mirrored else x, callback, seed_offset=k // 2)
             out += y.flip(-1) if mirrored else y
-        return out.div_(self.config.ensemble) if self.config.ensemble > 1 else out
+        if cfg.ensemble > 1:
+            out.div_(cfg.ensemble)
+        if cfg.guide_radius:
+            with self._stage("guide"):
+                out = transfer_detail(x, out, cfg.guide_radius, cfg.guide_eps, device=self.device)
+        return out
 
     def _restore_frames(
         self, x: torch.Tensor, callback: Callback | None, seed_offset: int

@@ -72,6 +72,12 @@ def eval_command(
     kappa: Annotated[
         str | None, _sweep_option("kappa", "Noise scales (default: the training value).")
     ] = None,
+    guide_radius: Annotated[
+        str | None, _sweep_option("guide-radius", "Guided-filter radii in pixels, 0 = off.")
+    ] = None,
+    guide_eps: Annotated[
+        str | None, _sweep_option("guide-eps", "Guided-filter dampings, e.g. 1e-4,1e-3.")
+    ] = None,
     tile: Annotated[str | None, _sweep_option("tile", "Tile sizes in pixels, 0 = off.")] = None,
     tile_overlap: Annotated[
         str | None, _sweep_option("tile-overlap", "Tile overlaps in pixels.")
@@ -153,13 +159,15 @@ def eval_command(
         "ensemble": ensemble,
         "seed": seed,
         "kappa": kappa,
+        "guide_radius": guide_radius,
+        "guide_eps": guide_eps,
         "tile": tile,
         "tile_overlap": tile_overlap,
         "weights": weights,
         "precision": precision,
     }
     if autoencoder_only:
-        for name in ("steps", "ensemble", "seed", "kappa"):
+        for name in ("steps", "ensemble", "seed", "kappa", "guide_radius", "guide_eps"):
             if given.get(name) is not None:
                 raise typer.BadParameter(
                     "has no effect with --autoencoder-only (no diffusion runs)",

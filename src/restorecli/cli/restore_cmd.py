@@ -108,6 +108,27 @@ Ensemble = Annotated[
         rich_help_panel=MODEL_PANEL,
     ),
 ]
+GuideRadius = Annotated[
+    int | None,
+    typer.Option(
+        "--guide-radius",
+        min=0,
+        show_default=False,
+        help="Finish with a guided filter of this radius in pixels that keeps the restored "
+        "tones on the input's own fine detail; 0 = off (default: the model's; 64 for dehaze).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
+GuideEps = Annotated[
+    float | None,
+    typer.Option(
+        "--guide-eps",
+        min=0.0,
+        show_default=False,
+        help="The guided filter's damping where the input is flat (default: the model's, 1e-4).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
 Seed = Annotated[
     int | None,
     typer.Option(
@@ -268,6 +289,8 @@ class RunOptions:
     lam: float | None = None
     steps: int | None = None
     ensemble: int | None = None
+    guide_radius: int | None = None
+    guide_eps: float | None = None
     seed: int | None = None
     weights: str | None = None
     device: str = "auto"
@@ -294,6 +317,8 @@ class RunOptions:
             "lam": self.lam,
             "steps": self.steps,
             "ensemble": self.ensemble,
+            "guide_radius": self.guide_radius,
+            "guide_eps": self.guide_eps,
             "tile": self.tile,
             "tile_overlap": self.tile_overlap,
             "batch_size": self.batch_size,
@@ -321,6 +346,8 @@ def _run_options(
     lam: Lam = None,
     steps: Steps = None,
     ensemble: Ensemble = None,
+    guide_radius: GuideRadius = None,
+    guide_eps: GuideEps = None,
     seed: Seed = None,
     weights: Weights = None,
     device: Device = "auto",

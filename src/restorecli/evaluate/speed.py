@@ -44,7 +44,7 @@ __all__ = [
 
 DEFAULT_SIZES = ((256, 256), (512, 512), (1920, 1080))  # width x height
 DEFAULT_STEPS = (1, 2, 4, 8, 15)
-MODEL_STAGES = ("encode", "init_state", "sample", "requantize", "decode")
+MODEL_STAGES = ("encode", "init_state", "sample", "requantize", "decode", "guide")
 BENCH_STAGES = ("read", *MODEL_STAGES, "write")
 
 

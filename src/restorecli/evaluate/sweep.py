@@ -1,10 +1,11 @@
 """Sweeps over restore options: the cartesian product of value lists, one result per setting.
 
 Any sampling option of ``restore TASK`` can take a list: ``init`` (``all`` = zq, ze, lerp,
-chebyshev, auto), ``lam``, ``steps``, ``ensemble``, ``seed``, ``kappa``, ``tile``,
-``tile_overlap``; plus the load-time ones ``weights`` and ``precision``. One model is loaded
-per (weights, precision) and reused for all its settings: only its ``config`` changes between
-runs, so its Chebyshev table is built (or read from the cache) once.
+chebyshev, auto), ``lam``, ``steps``, ``ensemble``, ``seed``, ``kappa``, ``guide_radius``,
+``guide_eps``, ``tile``, ``tile_overlap``; plus the load-time ones ``weights`` and
+``precision``. One model is loaded per (weights, precision) and reused for all its settings:
+only its ``config`` changes between runs, so its Chebyshev table is built (or read from the
+cache) once.
 
 Options not given keep the model's own defaults (its registered init and step count).
 """
@@ -48,6 +49,8 @@ CONFIG_OPTIONS: dict[str, type] = {
     "ensemble": int,
     "seed": int,
     "kappa": float,
+    "guide_radius": int,
+    "guide_eps": float,
     "tile": int,
     "tile_overlap": int,
 }

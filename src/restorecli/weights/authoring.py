@@ -17,7 +17,15 @@ from typing import Any
 from restorecli.weights.registry import ROLES, _parse_file, tomllib
 from restorecli.weights.verify import sha256_file
 
-_MODEL_ORDER = ("task", "description", "default_init", "default_steps", "licence")
+_MODEL_ORDER = (
+    "task",
+    "description",
+    "default_init",
+    "default_steps",
+    "guide_radius",
+    "guide_eps",
+    "licence",
+)
 _FILE_ORDER = ("role", "filename", "sha256", "size", "bundled", "repo_id", "revision")
 
 
@@ -32,6 +40,8 @@ def register_bundled(
     licence: str,
     description: str = "",
     default: bool = False,
+    guide_radius: int = 0,
+    guide_eps: float = 1e-4,
 ) -> dict[str, Any]:
     """Add model ``name`` to ``registry`` with ``files`` (role -> path inside its folder).
 
@@ -69,6 +79,8 @@ def register_bundled(
         "licence": licence,
         "files": entries,
     }
+    if guide_radius:  # written only when on, so older registries read the same
+        table.update(guide_radius=guide_radius, guide_eps=guide_eps)
     models[name] = table
     if default:
         defaults[task] = name
@@ -106,8 +118,10 @@ def _header(text: str) -> str:
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError(f"registry values are strings or integers, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"registry values are strings or numbers, got {value!r}")
+    if isinstance(value, float):
+        return repr(value)  # Python's float repr (1e-05, 0.0001) is a TOML float
     return str(value) if isinstance(value, int) else json.dumps(value)  # JSON strings are TOML
 
 

@@ -10,6 +10,8 @@ model with the same name replaces the shipped one. Schema, per model name::
     description = "..."
     default_init = "chebyshev"        # chebyshev | zq | ze | lerp | auto
     default_steps = 4
+    guide_radius = 0                  # optional: guided filter by the input (0 = off)
+    guide_eps = 1e-4                  # optional: its damping
     licence = "Apache-2.0"
 
     [[models.derain-cheb-v1.files]]
@@ -55,7 +57,16 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 _REPO_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
-_MODEL_KEYS = {"task", "description", "default_init", "default_steps", "licence", "files"}
+_MODEL_KEYS = {
+    "task",
+    "description",
+    "default_init",
+    "default_steps",
+    "guide_radius",
+    "guide_eps",
+    "licence",
+    "files",
+}
 _FILE_KEYS = {"role", "filename", "sha256", "size", "bundled", "repo_id", "revision"}
 
 
@@ -99,6 +110,8 @@ class ModelEntry:
     licence: str
     files: tuple[WeightFile, ...]
     source: Path  # the registry file that defined it
+    guide_radius: int = 0  # guided filter by the input frame after restoring; 0 = off
+    guide_eps: float = 1e-4
 
     def file(self, role: str) -> WeightFile:
         for f in self.files:
@@ -213,6 +226,12 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
     steps = _required(raw, "default_steps", where)
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise WeightsError(f"{where}.default_steps: must be a positive integer, got {steps!r}")
+    radius = raw.get("guide_radius", 0)
+    if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
+        raise WeightsError(f"{where}.guide_radius: must be an integer >= 0, got {radius!r}")
+    eps = raw.get("guide_eps", 1e-4)
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
+        raise WeightsError(f"{where}.guide_eps: must be a number > 0, got {eps!r}")
     raw_files = _required(raw, "files", where)
     if not isinstance(raw_files, list):
         raise WeightsError(f"{where}.files: must be an array of tables ([[...files]])")
@@ -235,6 +254,8 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
         licence=_str(_required(raw, "licence", where), f"{where}.licence"),
         files=files,
         source=path,
+        guide_radius=radius,
+        guide_eps=float(eps),
     )
 
 

@@ -44,6 +44,8 @@ class ResolvedModel:
     default_steps: int | None
     files: Mapping[str, Path]
     sources: Mapping[str, str]  # role -> path | bundled | cached | downloaded
+    guide_radius: int = 0  # the registry's guided-filter settings (0 = off)
+    guide_eps: float = 1e-4
 
     @property
     def combined(self) -> bool:
@@ -205,6 +207,8 @@ def _resolve_entry(entry: ModelEntry, *, offline: bool | None, force: bool) -> R
         default_steps=entry.default_steps,
         files=MappingProxyType(files),
         sources=MappingProxyType(sources),
+        guide_radius=entry.guide_radius,
+        guide_eps=entry.guide_eps,
     )
 
 
