@@ -29,6 +29,7 @@ def test_markdown_csv_and_digits() -> None:
 def test_fmt_and_json() -> None:
     assert fmt(None) == "" and fmt(math.nan) == "nan" and fmt(-math.inf) == "-inf"
     assert fmt(1.23456, 2) == "1.23" and fmt(3) == "3" and fmt(True) == "True"
+    assert fmt(1e-05) == "1e-05" and fmt(0.0) == "0.0000" and fmt(0.00012) == "0.0001"
     assert json_safe({"a": [math.inf, 1.0, (math.nan,)], "p": Path("x")}) == {
         "a": [None, 1.0, [None]],
         "p": "x",

@@ -87,7 +87,10 @@ def fmt(value: Any, digits: int | None = None) -> str:
             return "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return f"{value:.{4 if digits is None else digits}f}"
+        digits = 4 if digits is None else digits
+        if 0 < abs(value) < 10**-digits:  # would print as 0 (e.g. --guide-eps 1e-5)
+            return f"{value:.3g}"
+        return f"{value:.{digits}f}"
     return str(value)
 
 
