@@ -14,18 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from restorecli.weights.registry import ROLES, _parse_file, tomllib
+from restorecli.weights.registry import MODEL_KEYS, ROLES, _parse_file, tomllib
 from restorecli.weights.verify import sha256_file
 
-_MODEL_ORDER = (
-    "task",
-    "description",
-    "default_init",
-    "default_steps",
-    "guide_radius",
-    "guide_eps",
-    "licence",
-)
+_MODEL_ORDER = tuple(k for k in MODEL_KEYS if k != "files")
 _FILE_ORDER = ("role", "filename", "sha256", "size", "bundled", "repo_id", "revision")
 
 

@@ -57,7 +57,8 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 _REPO_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
-_MODEL_KEYS = {
+# A model table's keys, in the order registry files write them.
+MODEL_KEYS = (
     "task",
     "description",
     "default_init",
@@ -66,7 +67,7 @@ _MODEL_KEYS = {
     "guide_eps",
     "licence",
     "files",
-}
+)
 _FILE_KEYS = {"role", "filename", "sha256", "size", "bundled", "repo_id", "revision"}
 
 
@@ -217,7 +218,7 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
     where = f"{path}: models.{name}"
     if not _NAME_RE.fullmatch(name):
         raise WeightsError(f"{where}: model names use letters, digits, '.', '_' and '-' only")
-    _check_keys(raw, _MODEL_KEYS, where)
+    _check_keys(raw, set(MODEL_KEYS), where)
     default_init = _str(_required(raw, "default_init", where), f"{where}.default_init")
     if default_init not in INIT_CHOICES:
         raise WeightsError(
