@@ -266,8 +266,9 @@ def _task_section(
         )
         + ") with its 95 % confidence interval over the images (paired t); an interval that "
         "spans 0 means these images cannot tell the two apart.",
-        "seconds/image: restoration alone (encode to decode) on this machine, mean over the "
-        "images; loading, one-time tables and scoring excluded.",
+        "seconds/image: restoration alone (encode to decode, then the guided filter where the "
+        "model uses one) on this machine, mean over the images; loading, one-time tables and "
+        "scoring excluded.",
         w_note,
         f"Reproduce (train-free rows): "
         f"`{_eval_command(task, folder, options, weights, '--init', 'all')}`",
