@@ -43,7 +43,9 @@ def test_card_block_is_measured_and_the_prose_kept(
     register_bundled(registry, "rain", task="derain", default=True, **common)
     register_bundled(registry, "rain-zq", task="derain", **{**common, "default_init": "zq"})
     register_bundled(registry, "haze", task="dehaze", default=True, **common)
-    monkeypatch.delenv("RESTORE_WEIGHTS_TOML", raising=False)
+    # main() points RESTORE_WEIGHTS_TOML at --registry for its `restore` runs; set here, it is
+    # undone after the test instead of leaking the tiny models into later tests.
+    monkeypatch.setenv("RESTORE_WEIGHTS_TOML", str(registry))
 
     out = tmp_path / "models.md"
     out.write_text(f"# Models\n\nprose before\n\n{card.BEGIN}\nold\n{card.END}\n\nprose after\n")
