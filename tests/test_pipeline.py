@@ -60,6 +60,8 @@ def test_config_defaults() -> None:
         {"ensemble": 9},
         {"guide_radius": -1},
         {"guide_eps": 0.0},
+        {"strength": 0.0},
+        {"strength": 1.5},
     ],
     ids=lambda bad: ",".join(f"{k}={v}" for k, v in bad.items()),
 )
@@ -180,6 +182,13 @@ def test_guide_radius_filters_the_restoration_by_the_input(make_restorer) -> Non
     np.testing.assert_allclose(out, expected[0].permute(1, 2, 0).numpy(), atol=1e-6, rtol=0)
     assert not np.allclose(out, plain, atol=1e-3)
     assert guided.stage_seconds["guide"] > 0
+
+
+def test_strength_moves_that_share_of_the_way_from_the_input(make_restorer) -> None:
+    image = rand_image(24, 32)
+    full = make_restorer(init="ze", guide_radius=3).restore_array(image)
+    half = make_restorer(init="ze", guide_radius=3, strength=0.5).restore_array(image)
+    np.testing.assert_allclose(half, image + 0.5 * (full - image), atol=1e-6, rtol=0)
 
 
 def test_registry_guide_settings_reach_the_config(tiny_weights: Path, tmp_path, monkeypatch):

@@ -52,6 +52,7 @@ class RestoreConfig:
     ensemble: int = 1  # restorations averaged: the frame, its mirror image, then other noise
     guide_radius: int = 0  # guided filter by the input frame (restorecli.guided); 0 = off
     guide_eps: float = 1e-4  # its damping where the input is flat
+    strength: float = 1.0  # share of the change applied: 1 = all, 0.5 = halfway from the input
 
     def __post_init__(self) -> None:
         if self.init not in INIT_MODES:
@@ -74,6 +75,8 @@ class RestoreConfig:
             raise ValueError(f"--guide-radius must be >= 0 (0 = off), got {self.guide_radius}")
         if not self.guide_eps > 0:
             raise ValueError(f"--guide-eps must be > 0, got {self.guide_eps}")
+        if not 0 < self.strength <= 1:
+            raise ValueError(f"--strength must be in (0, 1], got {self.strength}")
 
 
 class Restorer:
@@ -222,6 +225,7 @@ class Restorer:
         noise. Each pass makes its own errors, so their mean is nearer the clean frame.
         With ``config.guide_radius`` > 0 the result is then guided-filtered by the input frame:
         the restoration's tones on the input's own fine detail (``restorecli.guided``).
+        With ``config.strength`` < 1 the result moves only that share of the way from the input.
         """
         cfg = self.config
         out = self._restore_frames(x, callback, seed_offset=0)
@@ -234,6 +238,9 @@ class Restorer:
         if cfg.guide_radius:
             with self._stage("guide"):
                 out = transfer_detail(x, out, cfg.guide_radius, cfg.guide_eps, device=self.device)
+        if cfg.strength < 1:
+            xf = x.to(out.device, torch.float32)
+            out = out.sub_(xf).mul_(cfg.strength).add_(xf)
         return out
 
     def _restore_frames(

@@ -178,7 +178,9 @@ def test_autoencoder_only_scores_the_reconstruction_of_clean_images(
     assert "input PSNR" not in result.stdout  # the input is the target: no columns for it
 
 
-@pytest.mark.parametrize("flag", ["--steps", "--ensemble", "--seed", "--kappa"])
+@pytest.mark.parametrize(
+    "flag", ["--steps", "--ensemble", "--seed", "--kappa", "--guide-radius", "--strength"]
+)
 def test_autoencoder_only_refuses_diffusion_options(pairs: Path, tiny_weights: Path, flag: str):
     result = run("--task", "derain", str(pairs), "--autoencoder-only", flag, "1")
     assert result.exit_code == 2

@@ -31,6 +31,7 @@ class FakeConfig:
     ensemble: int = 1
     guide_radius: int = 0
     guide_eps: float = 1e-4
+    strength: float = 1.0
     seed: int | None = 0
     tile: int = 512
     tile_overlap: int = 64
@@ -178,7 +179,8 @@ def test_options_reach_the_restorer(runner, fake, tmp_path) -> None:
     src = write_png(tmp_path / "in.png")
     args = ["dehaze", str(src), "-o", str(tmp_path / "o.png"), "--init", "lerp", "--lam", "0.3",
             "--steps", "2", "--ensemble", "2", "--seed", "-1",
-            "--guide-radius", "16", "--guide-eps", "0.01", "--tile", "0", "--tile-overlap", "8",
+            "--guide-radius", "16", "--guide-eps", "0.01", "--strength", "0.7",
+            "--tile", "0", "--tile-overlap", "8",
             "--batch-size", "3", "--weights", "my-model", "--device", "cpu",
             "--precision", "fp32", "--offline"]  # fmt: skip
     result = runner.invoke(app, args)
@@ -194,6 +196,7 @@ def test_options_reach_the_restorer(runner, fake, tmp_path) -> None:
         ensemble=2,
         guide_radius=16,
         guide_eps=0.01,
+        strength=0.7,
         seed=None,
         tile=0,
         tile_overlap=8,
@@ -204,7 +207,7 @@ def test_options_reach_the_restorer(runner, fake, tmp_path) -> None:
 def test_bad_option_values_are_usage_errors(runner, fake, tmp_path) -> None:
     src = write_png(tmp_path / "in.png")
     for bad in (["--init", "nope"], ["--quality", "0"], ["--steps", "0"], ["--precision", "x"],
-                ["--ensemble", "9"], ["--guide-radius", "-1"]):  # fmt: skip
+                ["--ensemble", "9"], ["--guide-radius", "-1"], ["--strength", "1.5"]):  # fmt: skip
         result = runner.invoke(app, ["derain", str(src), *bad])
         assert result.exit_code == 2, bad
     assert fake.calls == [] and names(tmp_path) == ["in.png"]

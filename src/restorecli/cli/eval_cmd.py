@@ -78,6 +78,9 @@ def eval_command(
     guide_eps: Annotated[
         str | None, _sweep_option("guide-eps", "Guided-filter dampings, e.g. 1e-4,1e-3.")
     ] = None,
+    strength: Annotated[
+        str | None, _sweep_option("strength", "Shares of the change applied, e.g. 0.5,1.")
+    ] = None,
     tile: Annotated[str | None, _sweep_option("tile", "Tile sizes in pixels, 0 = off.")] = None,
     tile_overlap: Annotated[
         str | None, _sweep_option("tile-overlap", "Tile overlaps in pixels.")
@@ -161,13 +164,14 @@ def eval_command(
         "kappa": kappa,
         "guide_radius": guide_radius,
         "guide_eps": guide_eps,
+        "strength": strength,
         "tile": tile,
         "tile_overlap": tile_overlap,
         "weights": weights,
         "precision": precision,
     }
     if autoencoder_only:
-        for name in ("steps", "ensemble", "seed", "kappa", "guide_radius", "guide_eps"):
+        for name in ("steps", "ensemble", "seed", "kappa", "guide_radius", "guide_eps", "strength"):
             if given.get(name) is not None:
                 raise typer.BadParameter(
                     "has no effect with --autoencoder-only (no diffusion runs)",

@@ -129,6 +129,18 @@ GuideEps = Annotated[
         rich_help_panel=MODEL_PANEL,
     ),
 ]
+Strength = Annotated[
+    float | None,
+    typer.Option(
+        "--strength",
+        min=0.0,
+        max=1.0,
+        show_default=False,
+        help="Share of the change to apply: 1 = all of it, 0.5 = halfway between the input and "
+        "the restoration, e.g. to keep some atmosphere in a dehazed view (default: 1).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
 Seed = Annotated[
     int | None,
     typer.Option(
@@ -291,6 +303,7 @@ class RunOptions:
     ensemble: int | None = None
     guide_radius: int | None = None
     guide_eps: float | None = None
+    strength: float | None = None
     seed: int | None = None
     weights: str | None = None
     device: str = "auto"
@@ -319,6 +332,7 @@ class RunOptions:
             "ensemble": self.ensemble,
             "guide_radius": self.guide_radius,
             "guide_eps": self.guide_eps,
+            "strength": self.strength,
             "tile": self.tile,
             "tile_overlap": self.tile_overlap,
             "batch_size": self.batch_size,
@@ -348,6 +362,7 @@ def _run_options(
     ensemble: Ensemble = None,
     guide_radius: GuideRadius = None,
     guide_eps: GuideEps = None,
+    strength: Strength = None,
     seed: Seed = None,
     weights: Weights = None,
     device: Device = "auto",

@@ -2,7 +2,7 @@
 
 Any sampling option of ``restore TASK`` can take a list: ``init`` (``all`` = zq, ze, lerp,
 chebyshev, auto), ``lam``, ``steps``, ``ensemble``, ``seed``, ``kappa``, ``guide_radius``,
-``guide_eps``, ``tile``, ``tile_overlap``; plus the load-time ones ``weights`` and
+``guide_eps``, ``strength``, ``tile``, ``tile_overlap``; plus the load-time ones ``weights`` and
 ``precision``. One model is loaded per (weights, precision) and reused for all its settings:
 only its ``config`` changes between runs, so its Chebyshev table is built (or read from the
 cache) once.
@@ -51,6 +51,7 @@ CONFIG_OPTIONS: dict[str, type] = {
     "kappa": float,
     "guide_radius": int,
     "guide_eps": float,
+    "strength": float,
     "tile": int,
     "tile_overlap": int,
 }
