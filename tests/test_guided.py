@@ -25,6 +25,13 @@ def test_box_mean_is_the_mean_of_the_window_clipped_to_the_frame(radius: int) ->
     torch.testing.assert_close(box_mean(x, radius), _naive_box_mean(x, radius))
 
 
+def test_a_radius_wider_than_the_frame_is_the_frame_mean() -> None:
+    x = torch.rand(1, 2, 9, 14, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    whole = x.mean((-2, -1), keepdim=True).expand_as(x)
+    torch.testing.assert_close(box_mean(x, 10**9), whole)
+    torch.testing.assert_close(box_mean(x, 13), whole)
+
+
 def test_a_locally_affine_image_passes_through_unchanged() -> None:
     # src = a * guide + b with constant a, b is its own best fit in every window.
     guide = torch.rand(

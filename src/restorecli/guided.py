@@ -27,18 +27,19 @@ def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean of every (2 r + 1)^2 window of a B x C x H x W tensor, windows clipped to the frame."""
     for dim in (-2, -1):
         n = x.shape[dim]
+        r = min(radius, n)  # a wider window covers the same pixels; keeps the padding small
         cums = torch.cumsum(x, dim)
         # ext[j] = sum of the first j - r values, clamped to [0, n] values: a window's sum is
         # then the difference of two shifted slices (slices, not index_select: far faster).
         shape = list(x.shape)
-        shape[dim] = radius + 1
+        shape[dim] = r + 1
         zeros = x.new_zeros(shape)
-        shape[dim] = radius
+        shape[dim] = r
         total = cums.narrow(dim, n - 1, 1).expand(shape)
         ext = torch.cat([zeros, cums, total], dim)
-        sums = ext.narrow(dim, 2 * radius + 1, n) - ext.narrow(dim, 0, n)
+        sums = ext.narrow(dim, 2 * r + 1, n) - ext.narrow(dim, 0, n)
         idx = torch.arange(n, device=x.device)
-        count = (idx + radius + 1).clamp(max=n) - (idx - radius).clamp(min=0)
+        count = (idx + r + 1).clamp(max=n) - (idx - r).clamp(min=0)
         inv = count.to(x.dtype).reciprocal()
         x = sums.mul_(inv.view(-1, 1) if dim == -2 else inv)
     return x
