@@ -350,3 +350,41 @@ def test_video_in_a_batch(tmp_path: Path) -> None:
     info = video_module().probe_video(tmp_path / "out" / "clip.mp4", count_frames=True)
     assert info.frames == 5 and (info.width, info.height) == (32, 24)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "clip.mp4"]
+
+
+class SequenceRestorer(FakeRestorer):
+    """Records whether each batch of video frames came inside ``sequence()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = False
+        self.batches_inside: list[bool] = []
+
+    def sequence(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope():
+            self.inside = True
+            try:
+                yield
+            finally:
+                self.inside = False
+
+        return scope()
+
+    def restore_batch(self, frames: np.ndarray, *, callback=None) -> np.ndarray:
+        self.batches_inside.append(self.inside)
+        return super().restore_batch(frames, callback=callback)
+
+
+@pytest.mark.skipif(video_module() is None, reason="video support not installed")
+def test_video_frames_are_restored_inside_one_sequence(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    make_video(root / "clip.mp4", frames=5)
+    restorer = SequenceRestorer()
+    report = run_batch(restorer, plan_batch(root, tmp_path / "out"), FileOptions())
+    assert report.ok, report.to_dict()
+    assert restorer.batches_inside and all(restorer.batches_inside)
+    assert not restorer.inside  # closed after the video

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from restorecli.guided import box_mean, guided_filter, transfer_detail
+from restorecli.guided import (
+    TemporalSmoother,
+    box_mean,
+    coefficients,
+    guided_filter,
+    transfer_detail,
+)
 
 
 def _naive_box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -97,3 +103,70 @@ def test_numpy_reference_of_the_fit() -> None:
     # radius 4 on a 5 x 5 frame: every window is the whole frame, so one (slope, offset) applies.
     out = guided_filter(torch.from_numpy(g)[None, None], torch.from_numpy(p)[None, None], 4, eps)
     np.testing.assert_allclose(out[0, 0].numpy(), slope * g + offset, rtol=0, atol=1e-12)
+
+
+# --- temporal smoothing --------------------------------------------------------------------------
+
+
+def _clip(n: int = 4, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    base = torch.rand(1, 3, 24, 40, generator=gen)
+    frames = base.repeat(n, 1, 1, 1) + 0.01 * torch.rand(n, 3, 24, 40, generator=gen)
+    restored = (frames * torch.linspace(0.6, 1.2, n).view(n, 1, 1, 1)).clamp(0, 1)  # tones pump
+    return frames.clamp(0, 1), restored
+
+
+def test_weight_zero_is_each_frame_alone() -> None:
+    frames, restored = _clip()
+    alone = transfer_detail(frames, restored, 4, 1e-3)
+    smoothed = transfer_detail(frames, restored, 4, 1e-3, smoother=TemporalSmoother(0.0))
+    torch.testing.assert_close(smoothed, alone)
+
+
+def test_coefficients_are_a_running_blend_over_frames_and_batches() -> None:
+    frames, restored = _clip()
+    weight = 0.75
+    out = torch.cat(
+        [
+            transfer_detail(
+                frames[:2], restored[:2], 4, 1e-3, smoother=(sm := TemporalSmoother(weight))
+            ),
+            transfer_detail(frames[2:], restored[2:], 4, 1e-3, smoother=sm),
+        ]
+    )
+    g, s = frames - 0.5, restored - 0.5
+    mean_a, mean_b = coefficients(g, s, 4, 1e-3)
+    run_a, run_b = mean_a[0].clone(), mean_b[0].clone()
+    expected = [((run_a * g[0] + run_b) + 0.5).clamp(0, 1)]
+    for k in range(1, 4):
+        run_a = weight * run_a + (1 - weight) * mean_a[k]
+        run_b = weight * run_b + (1 - weight) * mean_b[k]
+        expected.append(((run_a * g[k] + run_b) + 0.5).clamp(0, 1))
+    torch.testing.assert_close(out, torch.stack(expected), rtol=0, atol=1e-5)
+    # The tones pump less than frame by frame.
+    alone = transfer_detail(frames, restored, 4, 1e-3)
+    assert out.mean((1, 2, 3)).diff().abs().sum() < 0.6 * alone.mean((1, 2, 3)).diff().abs().sum()
+
+
+def test_strips_with_smoothing_give_the_whole_frame_result() -> None:
+    frames, restored = _clip()
+    whole = transfer_detail(frames, restored, 3, 1e-3, smoother=TemporalSmoother(0.8))
+    strips = transfer_detail(
+        frames, restored, 3, 1e-3, smoother=TemporalSmoother(0.8), strip_pixels=40 * 5
+    )
+    torch.testing.assert_close(strips, whole, rtol=0, atol=1e-6)
+
+
+def test_a_cut_or_a_new_frame_size_starts_afresh() -> None:
+    frames, restored = _clip()
+    other = torch.rand(1, 3, 24, 40, generator=torch.Generator().manual_seed(9))
+    sm = TemporalSmoother(0.8)
+    transfer_detail(frames[:2], restored[:2], 4, 1e-3, smoother=sm)
+    after_cut = transfer_detail(other, other * 0.9, 4, 1e-3, smoother=sm)
+    torch.testing.assert_close(after_cut, transfer_detail(other, other * 0.9, 4, 1e-3))
+    small = other[..., :16, :20]
+    resized = transfer_detail(small, small * 0.9, 4, 1e-3, smoother=sm)
+    torch.testing.assert_close(resized, transfer_detail(small, small * 0.9, 4, 1e-3))
+    assert sm.begin(frames[:1], torch.device("cpu")) == [True]  # the size changed back
+    with pytest.raises(ValueError):
+        TemporalSmoother(1.0)

@@ -62,6 +62,8 @@ def test_config_defaults() -> None:
         {"guide_eps": 0.0},
         {"strength": 0.0},
         {"strength": 1.5},
+        {"temporal": 1.0},
+        {"temporal": -0.1},
     ],
     ids=lambda bad: ",".join(f"{k}={v}" for k, v in bad.items()),
 )
@@ -189,6 +191,24 @@ def test_strength_moves_that_share_of_the_way_from_the_input(make_restorer) -> N
     full = make_restorer(init="ze", guide_radius=3).restore_array(image)
     half = make_restorer(init="ze", guide_radius=3, strength=0.5).restore_array(image)
     np.testing.assert_allclose(half, image + 0.5 * (full - image), atol=1e-6, rtol=0)
+
+
+def test_sequence_carries_the_tones_across_batches_and_only_inside(make_restorer) -> None:
+    # Consecutive frames of one shot: small changes (a cut would start afresh).
+    frames = (rand_frames(1, 24, 32) + 0.03 * rand_frames(4, 24, 32, seed=1)).astype(np.float32)
+    restorer = make_restorer(init="ze", guide_radius=3, batch_size=2, temporal=0.8)
+    alone = restorer.restore_batch(frames)
+    assert np.array_equal(restorer.restore_batch(frames[2:]), alone[2:])  # outside: no state
+    with restorer.sequence():
+        in_one = restorer.restore_batch(frames)
+    with restorer.sequence():  # a new video starts afresh
+        in_two = np.concatenate([restorer.restore_batch(f[None]) for f in frames])
+    np.testing.assert_allclose(in_one, in_two, atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(in_one[0], alone[0])  # the first frame has no past
+    assert not np.allclose(in_one[1:], alone[1:], atol=1e-4)
+    off = make_restorer(init="ze", guide_radius=3, temporal=0.0)
+    with off.sequence():
+        np.testing.assert_array_equal(off.restore_batch(frames), alone)
 
 
 def test_registry_guide_settings_reach_the_config(tiny_weights: Path, tmp_path, monkeypatch):

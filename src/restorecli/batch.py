@@ -15,6 +15,7 @@ writable); a batch loads the model once and reports a bad file instead of stoppi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -348,6 +349,12 @@ def restore_media(
     )
 
 
+def _sequence(restorer: Any) -> contextlib.AbstractContextManager[Any]:
+    """The restorer's context for consecutive frames of one video (none for a stand-in)."""
+    sequence = getattr(restorer, "sequence", None)
+    return sequence() if sequence is not None else contextlib.nullcontext()
+
+
 def _restore_video(
     restorer: Any,
     media: MediaInput,
@@ -366,9 +373,12 @@ def _restore_video(
     video_options = _video_options(video, options.video, restorer, overwrite=True)
     if isinstance(dst, Path):
         inputs = [media.path] if media.path is not None else []
-        with atomic_output(
-            dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents
-        ) as tmp:
+        with (
+            atomic_output(
+                dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents
+            ) as tmp,
+            _sequence(restorer),
+        ):
             return video.restore_video(
                 src, tmp, restorer.restore_batch, options=video_options, progress=progress
             )
@@ -377,9 +387,10 @@ def _restore_video(
     suffix = media.path.suffix if media.path is not None else ".mkv"
     with tempfile.TemporaryDirectory(prefix="restore-") as folder:
         tmp = Path(folder) / f"out{suffix}"
-        report = video.restore_video(
-            src, tmp, restorer.restore_batch, options=video_options, progress=progress
-        )
+        with _sequence(restorer):
+            report = video.restore_video(
+                src, tmp, restorer.restore_batch, options=video_options, progress=progress
+            )
         with open(tmp, "rb") as fh:
             shutil.copyfileobj(fh, dst)
         dst.flush()

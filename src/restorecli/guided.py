@@ -18,6 +18,7 @@ in horizontal strips; a strip carries 2 r extra rows on each side, which makes i
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 # Pixels per strip: bounds the float32 buffers (a dozen frame-sized ones) on very large frames.
 STRIP_PIXELS = 2_000_000
@@ -45,12 +46,13 @@ def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     return x
 
 
-def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
-    """Per-channel guided filter of ``src`` by ``guide`` (both B x C x H x W), whole frame.
+def coefficients(
+    guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The guided filter's window-averaged slope and offset, each B x C x H x W.
 
     In each window ``src`` is fitted as ``a * guide + b`` (least squares, ``eps`` damping ``a``
-    where the guide is flat); the output is the window-averaged ``a`` and ``b`` applied to the
-    guide.
+    where the guide is flat); the filter's output is ``mean_a * guide + mean_b``.
     """
     c = guide.shape[1]
     stats = box_mean(torch.cat([guide, src, guide * src, guide * guide], 1), radius)
@@ -58,7 +60,59 @@ def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: floa
     a = (corr - mean_i * mean_p) / (sq - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
     mean_a, mean_b = box_mean(torch.cat([a, b], 1), radius).split(c, 1)
+    return mean_a, mean_b
+
+
+def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """Per-channel guided filter of ``src`` by ``guide`` (both B x C x H x W), whole frame."""
+    mean_a, mean_b = coefficients(guide, src, radius, eps)
     return mean_a * guide + mean_b
+
+
+class TemporalSmoother:
+    """Carries the filter's coefficients from frame to frame of one video.
+
+    The coefficients hold what the restoration changed (for haze: how thick it is and its
+    colour), which in a video changes slowly; the network judges it afresh on every frame, and
+    its small disagreements show as the tones pumping. Each frame's coefficients are blended
+    with the running ones (``weight`` of the past; 0.8 halves a change in about 3 frames), so the
+    tones settle while the detail still comes from each frame itself. A frame far from the one
+    before it (a cut: mean absolute difference of 32 x 32 thumbnails above ``cut``) starts afresh.
+    """
+
+    def __init__(self, weight: float = 0.8, cut: float = 0.08) -> None:
+        if not 0 <= weight < 1:
+            raise ValueError(f"temporal weight must be in [0, 1), got {weight}")
+        self.weight, self.cut = weight, cut
+        self._a: torch.Tensor | None = None  # C x H x W running coefficients
+        self._b: torch.Tensor | None = None
+        self._thumb: torch.Tensor | None = None  # the last frame's thumbnail
+
+    def begin(self, frames: torch.Tensor, device: torch.device) -> list[bool]:
+        """Per frame of a B x C x H x W batch, in order: does it start a new shot?"""
+        shape = tuple(frames.shape[1:])
+        if self._a is None or tuple(self._a.shape) != shape or self._a.device != device:
+            self._a = torch.zeros(shape, device=device)
+            self._b = torch.zeros(shape, device=device)
+            self._thumb = None
+        starts = []
+        for thumb in F.adaptive_avg_pool2d(frames.float(), 32):
+            last = self._thumb
+            starts.append(last is None or (thumb - last).abs().mean().item() > self.cut)
+            self._thumb = thumb
+        return starts
+
+    def smooth(
+        self, mean_a: torch.Tensor, mean_b: torch.Tensor, rows: slice, starts: list[bool]
+    ) -> None:
+        """Blend in place, frame by frame, the coefficients of ``rows`` of the batch."""
+        assert self._a is not None and self._b is not None, "begin() first"
+        for k, start in enumerate(starts):
+            if not start:
+                mean_a[k].lerp_(self._a[:, rows], self.weight)
+                mean_b[k].lerp_(self._b[:, rows], self.weight)
+            self._a[:, rows] = mean_a[k]
+            self._b[:, rows] = mean_b[k]
 
 
 def transfer_detail(
@@ -69,11 +123,13 @@ def transfer_detail(
     *,
     device: torch.device | None = None,
     strip_pixels: int = STRIP_PIXELS,
+    smoother: TemporalSmoother | None = None,
 ) -> torch.Tensor:
     """``src`` (restored, B x 3 x H x W in [0, 1]) re-lit onto ``guide`` (the input frame).
 
     Computed on ``device`` (default: ``src``'s) strip by strip; returns float32 in [0, 1] on
-    ``src``'s device.
+    ``src``'s device. With ``smoother`` the batch is consecutive frames of a video, whose
+    coefficients it carries on from the frames before.
     """
     if guide.shape != src.shape:
         raise ValueError(f"guide {tuple(guide.shape)} and image {tuple(src.shape)} differ")
@@ -81,12 +137,16 @@ def transfer_detail(
     h, w = src.shape[-2:]
     rows = max(1, strip_pixels // max(w, 1))
     halo = 2 * radius  # an output row depends on the inputs within 2 r rows of it
+    starts = smoother.begin(guide, device) if smoother is not None else []
     out = torch.empty(src.shape, dtype=torch.float32, device=src.device)
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
         a0, a1 = max(0, y0 - halo), min(h, y1 + halo)
         g = guide[..., a0:a1, :].to(device, torch.float32) - 0.5
         s = src[..., a0:a1, :].to(device, torch.float32) - 0.5
-        q = guided_filter(g, s, radius, eps)[..., y0 - a0 : y1 - a0, :]
+        mean_a, mean_b = (t[..., y0 - a0 : y1 - a0, :] for t in coefficients(g, s, radius, eps))
+        if smoother is not None:
+            smoother.smooth(mean_a, mean_b, slice(y0, y1), starts)
+        q = mean_a * g[..., y0 - a0 : y1 - a0, :] + mean_b
         out[..., y0:y1, :] = q.add_(0.5).clamp_(0, 1).to(src.device)
     return out

@@ -10,12 +10,13 @@ takes its window of the context's map).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from torch.nn import functional as F
 from restorecli.device import select_device, select_dtype
 from restorecli.diffusion import ResShiftSchedule, sample
 from restorecli.errors import WeightsError
-from restorecli.guided import transfer_detail
+from restorecli.guided import TemporalSmoother, transfer_detail
 from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
 from restorecli.models import LatentUNet, VQAutoencoder, load_model, read_metadata
 from restorecli.models.context import Context
@@ -53,6 +54,7 @@ class RestoreConfig:
     guide_radius: int = 0  # guided filter by the input frame (restorecli.guided); 0 = off
     guide_eps: float = 1e-4  # its damping where the input is flat
     strength: float = 1.0  # share of the change applied: 1 = all, 0.5 = halfway from the input
+    temporal: float = 0.8  # video: weight of the past in the guided filter's running coefficients
 
     def __post_init__(self) -> None:
         if self.init not in INIT_MODES:
@@ -77,6 +79,8 @@ class RestoreConfig:
             raise ValueError(f"--guide-eps must be > 0, got {self.guide_eps}")
         if not 0 < self.strength <= 1:
             raise ValueError(f"--strength must be in (0, 1], got {self.strength}")
+        if not 0 <= self.temporal < 1:
+            raise ValueError(f"--temporal must be in [0, 1), got {self.temporal}")
 
 
 class Restorer:
@@ -109,6 +113,7 @@ class Restorer:
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self.profile = False  # synchronise the device around stages for exact timings
         self._tables: dict[str, Any] | None = None
+        self._smoother: TemporalSmoother | None = None  # set inside sequence()
 
     # --- construction ------------------------------------------------------------------------
 
@@ -200,6 +205,22 @@ class Restorer:
 
     # --- restoration -------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def sequence(self) -> Iterator[None]:
+        """Frames restored inside are the consecutive frames of one video, in order.
+
+        With the guided filter on and ``config.temporal`` > 0, its coefficients (the tones the
+        restoration sets) carry over from frame to frame, so they do not pump; each frame keeps
+        its own detail, and a cut starts afresh (``restorecli.guided.TemporalSmoother``).
+        """
+        cfg = self.config
+        on = cfg.guide_radius > 0 and cfg.temporal > 0
+        self._smoother = TemporalSmoother(cfg.temporal) if on else None
+        try:
+            yield
+        finally:
+            self._smoother = None
+
     def restore_array(self, image: np.ndarray, *, callback: Callback | None = None) -> np.ndarray:
         """One H x W x 3 float32 RGB image in [0, 1] -> the restored image, same shape."""
         return self.restore_batch(image[None], callback=callback)[0]
@@ -237,7 +258,14 @@ class Restorer:
             out.div_(cfg.ensemble)
         if cfg.guide_radius:
             with self._stage("guide"):
-                out = transfer_detail(x, out, cfg.guide_radius, cfg.guide_eps, device=self.device)
+                out = transfer_detail(
+                    x,
+                    out,
+                    cfg.guide_radius,
+                    cfg.guide_eps,
+                    device=self.device,
+                    smoother=self._smoother,
+                )
         if cfg.strength < 1:
             xf = x.to(out.device, torch.float32)
             out = out.sub_(xf).mul_(cfg.strength).add_(xf)

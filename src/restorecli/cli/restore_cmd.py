@@ -141,6 +141,18 @@ Strength = Annotated[
         rich_help_panel=MODEL_PANEL,
     ),
 ]
+Temporal = Annotated[
+    float | None,
+    typer.Option(
+        "--temporal",
+        min=0.0,
+        max=0.99,
+        show_default=False,
+        help="Videos: weight of the past frames in the guided filter's tones, so they do not "
+        "pump from frame to frame; 0 = each frame alone (default: 0.8).",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
 Seed = Annotated[
     int | None,
     typer.Option(
@@ -304,6 +316,7 @@ class RunOptions:
     guide_radius: int | None = None
     guide_eps: float | None = None
     strength: float | None = None
+    temporal: float | None = None
     seed: int | None = None
     weights: str | None = None
     device: str = "auto"
@@ -333,6 +346,7 @@ class RunOptions:
             "guide_radius": self.guide_radius,
             "guide_eps": self.guide_eps,
             "strength": self.strength,
+            "temporal": self.temporal,
             "tile": self.tile,
             "tile_overlap": self.tile_overlap,
             "batch_size": self.batch_size,
@@ -363,6 +377,7 @@ def _run_options(
     guide_radius: GuideRadius = None,
     guide_eps: GuideEps = None,
     strength: Strength = None,
+    temporal: Temporal = None,
     seed: Seed = None,
     weights: Weights = None,
     device: Device = "auto",
