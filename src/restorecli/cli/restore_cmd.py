@@ -54,6 +54,13 @@ def _value(choice: Any) -> Any:
     return choice.value if isinstance(choice, Enum) else choice
 
 
+def _sampling(flag: str, help_text: str, **extra: Any) -> Any:
+    """An option of the model panel whose default is the model's (its help says which)."""
+    return typer.Option(
+        flag, show_default=False, help=help_text, rich_help_panel=MODEL_PANEL, **extra
+    )
+
+
 # Options shared by the task commands and `batch` (Annotated aliases keep the signatures short).
 Output = Annotated[
     str | None,
@@ -67,110 +74,75 @@ Output = Annotated[
 ]
 Init = Annotated[
     InitChoice | None,
-    typer.Option(
+    _sampling(
         "--init",
+        "Latent initial state (default: the model's, else chebyshev).",
         case_sensitive=False,
-        show_default=False,
-        help="Latent initial state (default: the model's, else chebyshev).",
-        rich_help_panel=MODEL_PANEL,
     ),
 ]
 Lam = Annotated[
     float | None,
-    typer.Option(
-        "--lam",
-        min=0.0,
-        max=1.0,
-        show_default=False,
-        help="Weight of z_e for --init lerp (default: 0.5).",
-        rich_help_panel=MODEL_PANEL,
-    ),
+    _sampling("--lam", "Weight of z_e for --init lerp (default: 0.5).", min=0.0, max=1.0),
 ]
 Steps = Annotated[
-    int | None,
-    typer.Option(
-        "--steps",
-        min=1,
-        show_default=False,
-        help="Diffusion steps (default: the model's).",
-        rich_help_panel=MODEL_PANEL,
-    ),
+    int | None, _sampling("--steps", "Diffusion steps (default: the model's).", min=1)
 ]
 Ensemble = Annotated[
     int | None,
-    typer.Option(
+    _sampling(
         "--ensemble",
+        "Average N restorations: the image, its mirror image, then both again with other "
+        "noise. N times slower, more faithful (default: 1).",
         min=1,
         max=8,
-        show_default=False,
-        help="Average N restorations: the image, its mirror image, then both again with other "
-        "noise. N times slower, more faithful (default: 1).",
-        rich_help_panel=MODEL_PANEL,
     ),
 ]
 GuideRadius = Annotated[
     int | None,
-    typer.Option(
+    _sampling(
         "--guide-radius",
-        min=0,
-        show_default=False,
-        help="Finish with a guided filter of this radius in pixels that keeps the restored "
+        "Finish with a guided filter of this radius in pixels that keeps the restored "
         "tones on the input's own fine detail; 0 = off (default: the model's; 64 for dehaze).",
-        rich_help_panel=MODEL_PANEL,
+        min=0,
     ),
 ]
 GuideEps = Annotated[
     float | None,
-    typer.Option(
+    _sampling(
         "--guide-eps",
+        "The guided filter's damping where the input is flat (default: the model's, 1e-4).",
         min=0.0,
-        show_default=False,
-        help="The guided filter's damping where the input is flat (default: the model's, 1e-4).",
-        rich_help_panel=MODEL_PANEL,
     ),
 ]
 Strength = Annotated[
     float | None,
-    typer.Option(
+    _sampling(
         "--strength",
+        "Share of the change to apply: 1 = all of it, 0.5 = halfway between the input and "
+        "the restoration, e.g. to keep some atmosphere in a dehazed view (default: 1).",
         min=0.0,
         max=1.0,
-        show_default=False,
-        help="Share of the change to apply: 1 = all of it, 0.5 = halfway between the input and "
-        "the restoration, e.g. to keep some atmosphere in a dehazed view (default: 1).",
-        rich_help_panel=MODEL_PANEL,
     ),
 ]
 Temporal = Annotated[
     float | None,
-    typer.Option(
+    _sampling(
         "--temporal",
+        "Videos: weight of the past frames in the guided filter's tones, so they do not "
+        "pump from frame to frame; 0 = each frame alone (default: 0.8).",
         min=0.0,
         max=0.99,
-        show_default=False,
-        help="Videos: weight of the past frames in the guided filter's tones, so they do not "
-        "pump from frame to frame; 0 = each frame alone (default: 0.8).",
-        rich_help_panel=MODEL_PANEL,
     ),
 ]
 Seed = Annotated[
-    int | None,
-    typer.Option(
-        "--seed",
-        show_default=False,
-        help="Sampling seed; -1 for a random one (default: 0).",
-        rich_help_panel=MODEL_PANEL,
-    ),
+    int | None, _sampling("--seed", "Sampling seed; -1 for a random one (default: 0).")
 ]
 Weights = Annotated[
     str | None,
-    typer.Option(
+    _sampling(
         "--weights",
+        "Registered model name, .safetensors file or weights folder (default: the task's model).",
         metavar="NAME|PATH",
-        show_default=False,
-        help="Registered model name, .safetensors file or weights folder "
-        "(default: the task's model).",
-        rich_help_panel=MODEL_PANEL,
     ),
 ]
 Device = Annotated[
@@ -185,33 +157,16 @@ Precision = Annotated[
 ]
 Tile = Annotated[
     int | None,
-    typer.Option(
-        "--tile",
-        min=0,
-        show_default=False,
-        help="Tile size in pixels for large frames, 0 = never tile (default: 512).",
-        rich_help_panel=MODEL_PANEL,
+    _sampling(
+        "--tile", "Tile size in pixels for large frames, 0 = never tile (default: 512).", min=0
     ),
 ]
 TileOverlap = Annotated[
     int | None,
-    typer.Option(
-        "--tile-overlap",
-        min=0,
-        show_default=False,
-        help="Overlap between tiles in pixels (default: 128).",
-        rich_help_panel=MODEL_PANEL,
-    ),
+    _sampling("--tile-overlap", "Overlap between tiles in pixels (default: 128).", min=0),
 ]
 BatchSize = Annotated[
-    int | None,
-    typer.Option(
-        "--batch-size",
-        min=1,
-        show_default=False,
-        help="Video frames per forward pass (default: 4).",
-        rich_help_panel=MODEL_PANEL,
-    ),
+    int | None, _sampling("--batch-size", "Video frames per forward pass (default: 4).", min=1)
 ]
 Offline = Annotated[
     bool,
