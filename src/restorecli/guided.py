@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-# Pixels per strip: bounds the float32 buffers (a dozen frame-sized ones) on very large frames.
+# Pixels per strip (all frames of a batch together): bounds the float32 buffers on large frames.
 STRIP_PIXELS = 2_000_000
 
 
@@ -54,13 +54,14 @@ def coefficients(
     In each window ``src`` is fitted as ``a * guide + b`` (least squares, ``eps`` damping ``a``
     where the guide is flat); the filter's output is ``mean_a * guide + mean_b``.
     """
-    c = guide.shape[1]
-    stats = box_mean(torch.cat([guide, src, guide * src, guide * guide], 1), radius)
-    mean_i, mean_p, corr, sq = stats.split(c, 1)
-    a = (corr - mean_i * mean_p) / (sq - mean_i * mean_i + eps)
-    b = mean_p - a * mean_i
-    mean_a, mean_b = box_mean(torch.cat([a, b], 1), radius).split(c, 1)
-    return mean_a, mean_b
+    # One quantity at a time: a few frame-sized buffers alive at once, not a dozen.
+    mean_i = box_mean(guide, radius)
+    mean_p = box_mean(src, radius)
+    a = box_mean(guide * src, radius).sub_(mean_i * mean_p)
+    a.div_(box_mean(guide * guide, radius).sub_(mean_i * mean_i).add_(eps))
+    b = mean_p.sub_(a * mean_i)
+    del mean_i
+    return box_mean(a, radius), box_mean(b, radius)
 
 
 def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
@@ -134,8 +135,8 @@ def transfer_detail(
     if guide.shape != src.shape:
         raise ValueError(f"guide {tuple(guide.shape)} and image {tuple(src.shape)} differ")
     device = device or src.device
-    h, w = src.shape[-2:]
-    rows = max(1, strip_pixels // max(w, 1))
+    b, _, h, w = src.shape
+    rows = max(1, strip_pixels // max(w * b, 1))  # pixels of every frame of the batch count
     halo = 2 * radius  # an output row depends on the inputs within 2 r rows of it
     starts = smoother.begin(guide, device) if smoother is not None else []
     out = torch.empty(src.shape, dtype=torch.float32, device=src.device)
