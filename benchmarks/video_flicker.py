@@ -29,15 +29,14 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from restorecli.degrade import degrade
+from restorecli.degrade.base import luminance
 from restorecli.evaluate.metrics import psnr
 from restorecli.pipeline import Restorer
-
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def flicker(frames: np.ndarray) -> float:
     """Mean absolute frame-to-frame change of the mean luma of N x H x W x 3 frames, 0-255."""
-    mean_luma = (frames @ LUMA).mean(axis=(1, 2))
+    mean_luma = luminance(frames).mean(axis=(1, 2))
     return float(np.abs(np.diff(mean_luma)).mean() * 255)
 
 
