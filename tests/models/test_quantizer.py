@@ -201,3 +201,16 @@ def test_init_from_samples_places_every_code_on_the_data() -> None:
     used = vq.nearest(samples.T[None, :, :, None]).unique()
     assert used.numel() == 32
     assert torch.equal(vq.ema_sum, vq.codebook)
+
+
+@pytest.mark.parametrize("dim", [3, 24])  # the k-d tree path, then the dense path
+def test_nearest_codes_lists_the_k_nearest_in_order(dim: int) -> None:
+    from restorecli.models.quantizer import nearest_codes
+
+    codebook, flat = randn(200, dim, seed=0), randn(50, dim, seed=1)
+    idx = nearest_codes(flat, codebook, 5)
+    dist = (flat.double()[:, None] - codebook.double()[None]).norm(dim=2)
+    want = dist.argsort(dim=1)[:, :5]
+    assert idx.shape == (50, 5)
+    assert torch.equal(idx, want)
+    assert torch.equal(idx[:, 0], nearest_code(flat, codebook))

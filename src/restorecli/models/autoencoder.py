@@ -32,6 +32,16 @@ class AutoencoderConfig:
         return 4
 
 
+@dataclass
+class EncoderFeatures:
+    """What the encoder computes from a frame: the fidelity decoder (``models.fidelity``) reads
+    the two feature maps of the degraded frame, the quantizer reads ``z_e``."""
+
+    half: torch.Tensor  # B x half_channels x H/2 x W/2
+    quarter: torch.Tensor  # B x channels x H/4 x W/4
+    z_e: torch.Tensor  # B x D x H/4 x W/4
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: AutoencoderConfig) -> None:
         super().__init__()
@@ -44,11 +54,15 @@ class Encoder(nn.Module):
         self.out = nn.Conv2d(c, cfg.latent_dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.half_block(self.stem(F.pixel_unshuffle(x, 2)))
-        h = self.down(F.pixel_unshuffle(h, 2))
+        return self.features(x).z_e
+
+    def features(self, x: torch.Tensor) -> EncoderFeatures:
+        """z_e and the features it was computed from, at 1/2 and 1/4 resolution."""
+        half = self.half_block(self.stem(F.pixel_unshuffle(x, 2)))
+        h = self.down(F.pixel_unshuffle(half, 2))
         for block in self.blocks:
             h = block(h)
-        return self.out(F.silu(self.norm(h)))
+        return EncoderFeatures(half, h, self.out(F.silu(self.norm(h))))
 
 
 class Decoder(nn.Module):
@@ -64,12 +78,23 @@ class Decoder(nn.Module):
         self.out = nn.Conv2d(hc, 3 * 4, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(self.to_pixels(self.to_half(self.trunk(z))), 2)
+
+    # The stages, named so the fidelity decoder can enter between them.
+    def trunk(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent -> features at 1/4 resolution."""
         h = self.inp(z)
         for block in self.blocks:
             h = block(h)
-        h = F.pixel_shuffle(self.up(F.silu(self.norm(h))), 2)
-        h = self.half_block(h)
-        return F.pixel_shuffle(self.out(F.silu(self.half_norm(h))), 2)
+        return h
+
+    def to_half(self, h: torch.Tensor) -> torch.Tensor:
+        """1/4-resolution features -> 1/2-resolution features."""
+        return self.half_block(F.pixel_shuffle(self.up(F.silu(self.norm(h))), 2))
+
+    def to_pixels(self, h: torch.Tensor) -> torch.Tensor:
+        """1/2-resolution features -> the image's 2x2 pixel blocks (12 channels at 1/2)."""
+        return self.out(F.silu(self.half_norm(h)))
 
 
 @dataclass
@@ -100,6 +125,10 @@ class VQAutoencoder(nn.Module):
     @property
     def codebook(self) -> torch.Tensor:
         return self.quantizer.codebook
+
+    def features(self, x: torch.Tensor) -> EncoderFeatures:
+        """Image -> z_e with the encoder's 1/2- and 1/4-resolution features."""
+        return self.encoder.features(x)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Image B x 3 x H x W in [-1, 1] -> pre-quantization latent z_e (B x D x H/4 x W/4)."""

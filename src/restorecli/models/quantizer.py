@@ -57,6 +57,21 @@ def nearest_code(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     return _nearest_dense(flat, codebook)
 
 
+def nearest_codes(flat: torch.Tensor, codebook: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices (N x k, nearest first) of the ``k`` nearest codes to each row of ``flat``."""
+    if flat.device.type == "cpu" and codebook.shape[1] <= 16:
+        _, idx = _code_tree(codebook).query(flat.detach().double().numpy(), k=k, workers=-1)
+        return torch.from_numpy(np.asarray(idx, dtype=np.int64).reshape(-1, k))
+    c_sq = codebook.pow(2).sum(1)
+    out = torch.empty(flat.shape[0], k, dtype=torch.long, device=flat.device)
+    rows = max(1, _CHUNK_ELEMENTS // codebook.shape[0])
+    for start in range(0, flat.shape[0], rows):
+        block = flat[start : start + rows]
+        dist = torch.addmm(c_sq, block, codebook.t(), alpha=-2.0)
+        out[start : start + rows] = dist.topk(k, dim=1, largest=False).indices
+    return out
+
+
 def _nearest_dense(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """``nearest_code`` by a dense distance matrix, in row blocks of at most ``_CHUNK_ELEMENTS``
     distances (any device)."""

@@ -18,12 +18,16 @@ from safetensors.torch import save_file
 
 from restorecli.errors import WeightsError
 from restorecli.models.autoencoder import AutoencoderConfig, VQAutoencoder
+from restorecli.models.fidelity import FidelityConfig, FidelityNet
 from restorecli.models.unet import LatentUNet, UNetConfig
+from restorecli.models.vector_regression import VectorRegression, VRConfig
 
 FORMAT_VERSION = "1"
 MODEL_CLASSES: dict[str, tuple[type[torch.nn.Module], type]] = {
     "autoencoder": (VQAutoencoder, AutoencoderConfig),
     "denoiser": (LatentUNet, UNetConfig),
+    "fidelity": (FidelityNet, FidelityConfig),
+    "requantizer": (VectorRegression, VRConfig),
 }
 # Buffers only training needs; inference files leave them out.
 TRAINING_ONLY = ("quantizer.ema_count", "quantizer.ema_sum", "quantizer.initialized")
