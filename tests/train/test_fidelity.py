@@ -29,8 +29,17 @@ def frozen_files(make_tiny_models, tmp_path_factory) -> tuple[Path, Path, Path]:
     from restorecli.models import LatentUNet
 
     torch.manual_seed(1)
-    ctx = LatentUNet(UNetConfig(channels=8, channel_mults=(1, 2), blocks_per_level=1,
-                                emb_dim=16, context=8, context_size=32, context_grid=2))
+    ctx = LatentUNet(
+        UNetConfig(
+            channels=8,
+            channel_mults=(1, 2),
+            blocks_per_level=1,
+            emb_dim=16,
+            context=8,
+            context_size=32,
+            context_grid=2,
+        )
+    )
     dehaze = save_model(ctx, folder / "dehaze.safetensors")
     return ae_file, derain, dehaze
 
@@ -87,8 +96,10 @@ def test_resume_then_export_loads_as_fp16_models(photos, frozen_files, tmp_path)
     ckpt = train_fidelity(_config(photos, run, frozen_files, steps=4))
     assert [r["step"] for r in _records(run) if "loss" in r] == [1, 2, 3, 4]
     fid_file, vr_file = export_fidelity(ckpt, tmp_path / "export")
-    for path, kind, cls in ((fid_file, "fidelity", FidelityNet), (vr_file, "requantizer",
-                                                                 VectorRegression)):
+    for path, kind, cls in (
+        (fid_file, "fidelity", FidelityNet),
+        (vr_file, "requantizer", VectorRegression),
+    ):
         meta = read_metadata(path)
         assert meta["restorecli.kind"] == kind
         assert json.loads(meta["restorecli.training"])["tasks"] == ["derain", "dehaze"]

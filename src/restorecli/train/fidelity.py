@@ -167,7 +167,8 @@ def build_chains(cfg: FidelityTrainConfig, device: torch.device) -> tuple[VQAuto
     for task, path in zip(cfg.tasks, cfg.denoisers, strict=True):
         net: LatentUNet = load_model(path, device=device, kind="denoiser")  # type: ignore[assignment]
         net.requires_grad_(False)
-        kappa = float(json.loads(read_metadata(path).get("restorecli.training", "{}")).get("kappa", 1.0))
+        training = json.loads(read_metadata(path).get("restorecli.training", "{}"))
+        kappa = float(training.get("kappa", 1.0))
         schedule = ResShiftSchedule(steps=cfg.sample_steps, kappa=kappa)
         chains[task] = FrozenChain(ae, net, schedule, cfg.init, centers, radii)
     return ae, chains
@@ -186,7 +187,9 @@ def validation_sets(
         for s, severity in enumerate(cfg.val_severities):
             for i, clean in enumerate(views):
                 seed = 1000 + 100 * t + 10 * s + i
-                degraded = clean if severity == 0 else degrade(task, clean, seed=seed, severity=severity)
+                degraded = (
+                    clean if severity == 0 else degrade(task, clean, seed=seed, severity=severity)
+                )
                 crop = clean[off : off + cfg.val_size, off : off + cfg.val_size]
                 items.append((severity, degraded, crop, np.array([off, off])))
         sets[task] = items
@@ -260,7 +263,8 @@ def train_fidelity(cfg: FidelityTrainConfig, *, resume: bool = True) -> Path:
         )
         with torch.no_grad():
             clean, degraded = to_tensor(clean_np, device), to_tensor(degraded_np, device)
-            feats, z0 = chains[task](degraded, to_tensor(views_np, device), torch.from_numpy(origins))
+            views_t = to_tensor(views_np, device)
+            feats, z0 = chains[task](degraded, views_t, torch.from_numpy(origins))
             z_q = hard_requantize(ae, z0)
             target_latent = ae.encode(clean)
         restored = bundle.fidelity.decode(ae.decoder, z_q, feats, degraded)
@@ -288,7 +292,8 @@ def export_fidelity(checkpoint: Path, folder: Path) -> tuple[Path, Path]:
     info = load_checkpoint(checkpoint, model=model, ema=ema, optimizer=None)
     meta = {"restorecli.training": json.dumps({"tasks": list(cfg.tasks), **info})}
     folder = Path(folder)
+    half = torch.float16
     return (
-        save_model(ema.fidelity, folder / "fidelity.safetensors", dtype=torch.float16, metadata=meta),
-        save_model(ema.vr, folder / "requantizer.safetensors", dtype=torch.float16, metadata=meta),
+        save_model(ema.fidelity, folder / "fidelity.safetensors", dtype=half, metadata=meta),
+        save_model(ema.vr, folder / "requantizer.safetensors", dtype=half, metadata=meta),
     )
