@@ -3,7 +3,11 @@
     python scripts/register_weights.py derain-cheb --task derain --init chebyshev \
         --autoencoder src/restorecli/data/weights/ae-k8192-d3.safetensors \
         --denoiser src/restorecli/data/weights/derain-cheb.safetensors --default \
-        --description "Rain streaks and veil; trained with the Chebyshev initial state"
+        --description "Rain streaks and veil; trained with the Chebyshev initial state" \
+        --fidelity-file src/restorecli/data/weights/fidelity.safetensors --set fidelity=1
+
+``--set KEY=VALUE`` sets any option a registry may hold (``restorecli.config``: guide_radius,
+guide_eps, fidelity, requantize).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from restorecli.config import registry_options
 from restorecli.weights.authoring import register_bundled
 from restorecli.weights.registry import builtin_registry_path
 
@@ -23,27 +28,37 @@ def main() -> None:
     parser.add_argument("--denoiser", type=Path, required=True)
     parser.add_argument("--init", default="chebyshev", help="default initial state")
     parser.add_argument("--steps", type=int, default=4, help="default diffusion steps")
+    parser.add_argument("--fidelity-file", type=Path, help="the fidelity path's weights")
+    parser.add_argument("--requantizer-file", type=Path, help="the VR head's weights")
     parser.add_argument(
-        "--guide-radius", type=int, default=0, help="guided filter by the input, 0 = off"
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a model setting"
     )
-    parser.add_argument("--guide-eps", type=float, default=1e-4, help="its damping")
     parser.add_argument("--licence", default="Apache-2.0")
     parser.add_argument("--description", default="")
     parser.add_argument("--default", action="store_true", help="make it the task's default")
     parser.add_argument("--registry", type=Path, default=builtin_registry_path())
     args = parser.parse_args()
+    files = {"autoencoder": args.autoencoder, "denoiser": args.denoiser}
+    if args.fidelity_file:
+        files["fidelity"] = args.fidelity_file
+    if args.requantizer_file:
+        files["requantizer"] = args.requantizer_file
+    settings = {}
+    for item in args.set:
+        key, _, text = item.partition("=")
+        _, opt, _ = registry_options()[key]
+        settings[key] = opt.kind(text) if not opt.choices else text
     table = register_bundled(
         args.registry,
         args.name,
         task=args.task,
-        files={"autoencoder": args.autoencoder, "denoiser": args.denoiser},
+        files=files,
         default_init=args.init,
         default_steps=args.steps,
         licence=args.licence,
         description=args.description,
         default=args.default,
-        guide_radius=args.guide_radius,
-        guide_eps=args.guide_eps,
+        settings=settings,
     )
     for entry in table["files"]:
         print(f"{args.name} {entry['role']}: {entry['bundled']} {entry['sha256']} {entry['size']}")

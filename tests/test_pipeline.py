@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -221,7 +222,8 @@ def test_registry_guide_settings_reach_the_config(tiny_weights: Path, tmp_path, 
         files[role] = shutil.copy(tiny_weights / f"{role}.safetensors", tmp_path)
     registry = tmp_path / "weights.toml"
     register_bundled(registry, "guided", task="dehaze", files=files, default_init="ze",
-                     default_steps=2, licence="MIT", guide_radius=32, guide_eps=2e-3)  # fmt: skip
+                     default_steps=2, licence="MIT",
+                     settings={"guide_radius": 32, "guide_eps": 2e-3})  # fmt: skip
     monkeypatch.setenv("RESTORE_WEIGHTS_TOML", str(registry))
     loaded = Restorer.from_pretrained("guided", device="cpu")
     cfg = loaded.config
@@ -241,9 +243,10 @@ def test_from_pretrained_folder_matches_the_models_it_holds(tiny_weights: Path, 
     image = rand_image(19, 26)
     expected = make_restorer(init="lerp", steps=2, seed=3).restore_array(image)
     np.testing.assert_array_equal(loaded.restore_array(image), expected)
-    # A str path works too, and without a config gives the defaults (Chebyshev, 4 steps).
+    # A str path works too, and without a config gives the defaults (Chebyshev, 4 steps),
+    # with the fidelity weight 0: the folder has no fidelity file to weigh.
     default = Restorer.from_pretrained(str(tiny_weights), device="cpu")
-    assert default.config == RestoreConfig()
+    assert default.config == RestoreConfig(fidelity=0.0)
     assert default.restore_array(image).shape == image.shape
 
 
@@ -312,3 +315,108 @@ def test_callback_gets_one_event_per_step(make_restorer) -> None:
     assert all(e["total"] == 3 for e in events)
     etas = [e["t"] for e in events]
     assert etas == sorted(etas, reverse=True)  # from high noise to low
+
+
+# --- the fidelity path and re-quantization --------------------------------------------------------
+
+
+def _fidelity_parts(ae, seed: int = 1):
+    from restorecli.models.fidelity import FidelityConfig, FidelityNet
+    from restorecli.models.vector_regression import VectorRegression, VRConfig
+
+    torch.manual_seed(seed)
+    fid = FidelityNet(FidelityConfig(ae.config.channels, ae.config.half_channels, 8))
+    vr = VectorRegression(VRConfig(neighbours=4, channels=8, blocks=1))
+    with torch.no_grad():  # trained-looking: every branch contributes
+        for p in [*fid.parameters(), *vr.score.parameters()]:
+            p.normal_(0, 0.2)
+    return fid.eval(), vr.eval()
+
+
+@pytest.fixture
+def make_full_restorer(make_tiny_models):
+    """Restorer over the tiny models plus a fidelity net and a VR head."""
+
+    def make(**config) -> Restorer:
+        ae, unet = make_tiny_models()
+        fid, vr = _fidelity_parts(ae)
+        cfg = RestoreConfig(**config)
+        return Restorer(ae, unet, config=cfg, device="cpu", fidelity=fid, requantizer=vr)
+
+    return make
+
+
+def test_fidelity_zero_and_hard_requantize_is_the_papers_pipeline(
+    make_restorer, make_full_restorer
+) -> None:
+    image = rand_image(40, 36)
+    paper = make_restorer(init="ze", steps=2).restore_array(image)
+    full = make_full_restorer(init="ze", steps=2, fidelity=0.0, requantize="hard")
+    np.testing.assert_array_equal(full.restore_array(image), paper)
+    with_path = make_full_restorer(init="ze", steps=2, fidelity=1.0).restore_array(image)
+    assert np.abs(with_path - paper).max() > 1e-3
+
+
+def test_fidelity_weight_and_requantize_modes_change_the_output(make_full_restorer) -> None:
+    image = rand_image(32, 32)
+    outs = {
+        (w, mode): make_full_restorer(init="ze", fidelity=w, requantize=mode).restore_array(image)
+        for w in (0.0, 0.5, 1.0)
+        for mode in ("hard", "vr", "none")
+    }
+    keys = list(outs)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            assert np.abs(outs[a] - outs[b]).max() > 1e-4, (a, b)
+        assert outs[a].min() >= 0 and outs[a].max() <= 1
+
+
+def test_requantize_modes_return_codes_weights_or_the_latent(make_full_restorer) -> None:
+    r = make_full_restorer()
+    z0 = torch.randn(1, 3, 5, 5)
+    hard, idx = r.requantize(z0, "hard")
+    assert torch.equal(hard, r.autoencoder.quantizer.lookup(idx))
+    kept, idx2 = r.requantize(z0, "none")
+    assert torch.equal(kept, z0) and torch.equal(idx, idx2)
+    vr, _ = r.requantize(z0, "vr")
+    assert not torch.equal(vr, hard) and not torch.equal(vr, z0)
+
+
+def test_a_model_without_the_parts_refuses_what_needs_them(make_restorer) -> None:
+    from restorecli.errors import ModelNotAvailableError
+
+    r = make_restorer(requantize="vr")
+    with pytest.raises(ModelNotAvailableError, match="no requantizer file"):
+        r.restore_array(rand_image(16, 16))
+    r = make_restorer(fidelity=0.5)
+    r.restore_array(rand_image(16, 16))  # nothing to weigh: ignored unless asked for
+    with pytest.raises(ModelNotAvailableError, match="no fidelity file"):
+        r.check_config({"fidelity"})
+
+
+def test_tiles_agree_with_the_whole_frame_with_the_fidelity_path(make_tiny_models) -> None:
+    ae, unet = make_tiny_models(levels=1)
+    fid, vr = _fidelity_parts(ae)
+    image = rand_image(300, 330)
+    outs = []
+    for tile in (0, 256):
+        cfg = RestoreConfig(init="ze", steps=1, tile=tile, tile_overlap=128, requantize="vr")
+        r = Restorer(ae, unet, config=cfg, device="cpu", fidelity=fid, requantizer=vr)
+        outs.append(r.restore_array(image))
+    assert np.abs(outs[0] - outs[1]).max() < 1e-3
+
+
+def test_a_folder_with_fidelity_and_requantizer_files_loads_them(tmp_path, make_tiny_models):
+    from restorecli.pipeline import save_pretrained_folder
+
+    ae, unet = make_tiny_models()
+    fid, vr = _fidelity_parts(ae)
+    folder = save_pretrained_folder(tmp_path / "w", ae, unet, fidelity=fid, requantizer=vr)
+    loaded = Restorer.from_pretrained(folder, device="cpu")
+    assert loaded.fidelity is not None and loaded.requantizer is not None
+    assert loaded.config.fidelity == 1.0  # the config's default: the whole path
+    image = rand_image(24, 28)
+    cfg = replace(loaded.config, init="ze", requantize="vr")
+    loaded.config = cfg
+    direct = Restorer(ae, unet, config=cfg, device="cpu", fidelity=fid, requantizer=vr)
+    np.testing.assert_allclose(loaded.restore_array(image), direct.restore_array(image), atol=1e-6)

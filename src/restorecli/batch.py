@@ -136,6 +136,7 @@ def load_restorer(
     )
     if overrides:
         restorer.config = dataclasses.replace(restorer.config, **dict(overrides))
+    restorer.check_config(overrides or {})  # an option this model lacks fails before any file
     return restorer
 
 
@@ -143,12 +144,9 @@ def check_overrides(overrides: Mapping[str, Any]) -> None:
     """Raise ValueError if ``overrides`` make no valid sampling config (e.g. ``tile=32``).
 
     Meant for before ``load_restorer``, so inconsistent options fail without loading a model.
-    A pipeline without ``RestoreConfig`` (a test's stand-in) checks nothing.
     """
-    try:
-        from restorecli.pipeline import RestoreConfig
-    except ImportError:
-        return
+    from restorecli.config import RestoreConfig
+
     RestoreConfig(**overrides)
 
 

@@ -69,6 +69,7 @@ import torch
 from scipy.spatial import Delaunay, QhullError
 from torch.nn import functional as F
 
+from restorecli.config import INIT_MODES
 from restorecli.models.quantizer import nearest_code
 
 __all__ = [
@@ -81,7 +82,6 @@ __all__ = [
     "requantize",
 ]
 
-INIT_MODES = ("zq", "ze", "lerp", "chebyshev", "auto")
 
 # Working-set budget in elements per block (32 MB of float32): distance blocks hold
 # rows x K entries, neighbour gathers rows x m x D.

@@ -16,8 +16,8 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,62 +25,21 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from restorecli.config import INIT_STATES, RestoreConfig
 from restorecli.device import select_device, select_dtype
 from restorecli.diffusion import ResShiftSchedule, sample
-from restorecli.errors import WeightsError
+from restorecli.errors import ModelNotAvailableError, WeightsError
 from restorecli.guided import TemporalSmoother, transfer_detail
-from restorecli.init_state import INIT_MODES, code_neighbors, initial_state
+from restorecli.init_state import code_neighbors, initial_state
 from restorecli.models import LatentUNet, VQAutoencoder, load_model, read_metadata
+from restorecli.models.autoencoder import EncoderFeatures
 from restorecli.models.context import Context
+from restorecli.models.fidelity import FidelityNet
+from restorecli.models.vector_regression import VectorRegression
 from restorecli.tiling import Tile, tile_weight, tiles
 
 Callback = Callable[[dict[str, Any]], None]
 STAGES = ("encode", "init_state", "sample", "requantize", "decode", "guide")
-
-
-@dataclass
-class RestoreConfig:
-    """Inference options (the CLI flags of ``restore TASK``)."""
-
-    init: str = "chebyshev"  # chebyshev | zq | ze | lerp | auto
-    lam: float = 0.5  # lerp weight (1 = z_e, 0 = z_q)
-    steps: int = 4  # diffusion steps
-    seed: int | None = 0  # sampling seed; None draws fresh noise every call
-    tile: int = 512  # tile size in pixels (0 = never tile)
-    tile_overlap: int = 128  # overlap between tiles in pixels
-    batch_size: int = 4  # frames (or tiles) per forward pass
-    kappa: float | None = None  # noise scale; None = the value the denoiser was trained with
-    ensemble: int = 1  # restorations averaged: the frame, its mirror image, then other noise
-    guide_radius: int = 0  # guided filter by the input frame (restorecli.guided); 0 = off
-    guide_eps: float = 1e-4  # its damping where the input is flat
-    strength: float = 1.0  # share of the change applied: 1 = all, 0.5 = halfway from the input
-    temporal: float = 0.8  # video: weight of the past in the guided filter's running coefficients
-
-    def __post_init__(self) -> None:
-        if self.init not in INIT_MODES:
-            raise ValueError(f"unknown --init {self.init!r}: use one of {', '.join(INIT_MODES)}")
-        if not 0.0 <= self.lam <= 1.0:
-            raise ValueError(f"--lam must be in [0, 1], got {self.lam}")
-        if self.steps < 1:
-            raise ValueError(f"--steps must be >= 1, got {self.steps}")
-        if self.tile and self.tile < 64:
-            raise ValueError(f"--tile must be 0 (off) or >= 64 pixels, got {self.tile}")
-        if self.tile and not 0 <= self.tile_overlap <= self.tile // 2:
-            raise ValueError("--tile-overlap must be >= 0 and at most half of --tile")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.kappa is not None and not self.kappa > 0:
-            raise ValueError(f"kappa must be > 0, got {self.kappa}")
-        if not 1 <= self.ensemble <= 8:
-            raise ValueError(f"--ensemble must be 1 to 8, got {self.ensemble}")
-        if self.guide_radius < 0:
-            raise ValueError(f"--guide-radius must be >= 0 (0 = off), got {self.guide_radius}")
-        if not self.guide_eps > 0:
-            raise ValueError(f"--guide-eps must be > 0, got {self.guide_eps}")
-        if not 0 < self.strength <= 1:
-            raise ValueError(f"--strength must be in (0, 1], got {self.strength}")
-        if not 0 <= self.temporal < 1:
-            raise ValueError(f"--temporal must be in [0, 1), got {self.temporal}")
 
 
 class Restorer:
@@ -97,12 +56,19 @@ class Restorer:
         task: str | None = None,
         name: str | None = None,
         train_kappa: float = 1.0,
+        fidelity: FidelityNet | None = None,
+        requantizer: VectorRegression | None = None,
     ) -> None:
         self.device = select_device(device)
         self.dtype = select_dtype(precision, self.device)
         self.autoencoder = autoencoder.to(self.device, self.dtype).eval()
         self.autoencoder.quantizer.float()  # nearest-code search stays fp32
         self.denoiser = denoiser.to(self.device, self.dtype).eval()
+        # Optional parts: the fidelity path into the decoder, the Vector Regression head.
+        self.fidelity = None if fidelity is None else fidelity.to(self.device, self.dtype).eval()
+        self.requantizer = (
+            None if requantizer is None else requantizer.to(self.device, self.dtype).eval()
+        )
         self.config = config or RestoreConfig()
         self.task = task
         self.name = name
@@ -147,6 +113,11 @@ class Restorer:
         dev = select_device(device)
         autoencoder = load_model(files["autoencoder"], device=dev, kind="autoencoder")
         denoiser = load_model(files["denoiser"], device=dev, kind="denoiser")
+        optional = {
+            role: load_model(files[role], device=dev, kind=role)
+            for role in ("fidelity", "requantizer")
+            if role in files
+        }
         meta = read_metadata(files["denoiser"])
         train = json.loads(meta.get("restorecli.training", "{}"))
         cfg = config
@@ -159,8 +130,9 @@ class Restorer:
             steps = resolved.default_steps or train.get("sample_steps")
             if steps:
                 cfg = replace(cfg, steps=int(steps))
-            if resolved.guide_radius:
-                cfg = replace(cfg, guide_radius=resolved.guide_radius, guide_eps=resolved.guide_eps)
+            if "fidelity" not in optional:  # nothing to weigh: say so in the reports
+                cfg = replace(cfg, fidelity=0.0)
+            cfg = replace(cfg, **resolved.settings)
         restorer = cls(
             autoencoder,  # type: ignore[arg-type]
             denoiser,  # type: ignore[arg-type]
@@ -170,9 +142,26 @@ class Restorer:
             task=resolved.task or task or train.get("task"),
             name=resolved.name,
             train_kappa=float(train.get("kappa", 1.0)),
+            **optional,  # type: ignore[arg-type]
         )
         restorer.trained_init = train.get("init")
         return restorer
+
+    def check_config(self, given: Collection[str] = ()) -> None:
+        """Raise ModelNotAvailableError if the config asks for a part this model lacks.
+
+        Without a fidelity file the fidelity weight has nothing to weigh and is ignored, unless
+        it is among ``given`` (the options a user set): then asking for it is an error."""
+        what = self.name or "this model"
+        if "fidelity" in given and self.config.fidelity > 0 and self.fidelity is None:
+            raise ModelNotAvailableError(
+                f"{what} has no fidelity file, so --fidelity has nothing to weigh: use "
+                "--fidelity 0 or a model that has one (restore models list)"
+            )
+        if self.config.requantize == "vr" and self.requantizer is None:
+            raise ModelNotAvailableError(
+                f"{what} has no requantizer file for --requantize vr: use hard or none"
+            )
 
     # --- geometry tables ---------------------------------------------------------------------
 
@@ -195,8 +184,9 @@ class Restorer:
     def prepare(self) -> None:
         """Build now what the current initial state needs (geometry tables, neighbours), so
         that timing the first image does not count a one-time set-up."""
-        if self.config.init in ("chebyshev", "auto"):
-            self.tables(neighbors=self.config.init == "auto")
+        needs = INIT_STATES[self.config.init].tables
+        if needs:
+            self.tables(neighbors="neighbors" in needs)
 
     @property
     def schedule(self) -> ResShiftSchedule:
@@ -249,6 +239,7 @@ class Restorer:
         With ``config.strength`` < 1 the result moves only that share of the way from the input.
         """
         cfg = self.config
+        self.check_config()
         out = self._restore_frames(x, callback, seed_offset=0)
         for k in range(1, cfg.ensemble):
             mirrored = k % 2 == 1
@@ -330,19 +321,24 @@ class Restorer:
         context: Context | None = None,
     ) -> torch.Tensor:
         """The whole chain on one padded batch (a frame or a tile), in [-1, 1]."""
-        z_e, indices = self.encode(xp)
-        y0 = self.initial_state(z_e, indices)
+        features, indices = self.encode_features(xp)
+        y0 = self.initial_state(features.z_e, indices)
         z0 = self.sample(y0, noise, callback=callback, context=context)
-        z_q, _ = self.requantize(z0)
-        return self.decode(z_q)
+        z, _ = self.requantize(z0)
+        return self.decode(z, degraded=(features, xp))
 
     # --- the chain's steps (public so evaluation tools can inspect the latents) ---------------
 
     def encode(self, xp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded image batch in [-1, 1] -> (z_e, code index of every latent pixel)."""
+        features, indices = self.encode_features(xp)
+        return features.z_e, indices
+
+    def encode_features(self, xp: torch.Tensor) -> tuple[EncoderFeatures, torch.Tensor]:
+        """:meth:`encode` with the encoder's features, which the fidelity path reads."""
         with self._stage("encode"):
-            z_e = self.autoencoder.encode(xp.to(self.dtype))
-            return z_e, self.autoencoder.quantizer.nearest(z_e)
+            features = self.autoencoder.features(xp.to(self.dtype))
+            return features, self.autoencoder.quantizer.nearest(features.z_e)
 
     def initial_state(
         self,
@@ -355,7 +351,8 @@ class Restorer:
         """The chain's start y0 (``init`` and ``lam`` default to the config's)."""
         init = init or self.config.init
         with self._stage("init_state"):
-            tables = self.tables(neighbors=init == "auto") if init in ("chebyshev", "auto") else {}
+            needs = INIT_STATES[init].tables
+            tables = self.tables(neighbors="neighbors" in needs) if needs else {}
             return initial_state(
                 init,
                 z_e.float(),
@@ -395,16 +392,39 @@ class Restorer:
         with self._stage("sample"):
             return sample(model, y0, self.schedule, noise=noise, callback=callback)
 
-    def requantize(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Snap the chain's output to the nearest codes: (z_q, indices)."""
+    def requantize(
+        self, z0: torch.Tensor, mode: str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chain's output meets the codebook (``mode`` defaults to the config's): ``hard``
+        snaps it to the nearest codes, ``vr`` weighs nearby codes (the requantizer head),
+        ``none`` keeps it. Returns (latent to decode, index of each pixel's nearest code)."""
+        mode = mode or self.config.requantize
         with self._stage("requantize"):
-            indices = self.autoencoder.quantizer.nearest(z0)
-            return self.autoencoder.quantizer.lookup(indices).to(self.dtype), indices
+            quantizer = self.autoencoder.quantizer
+            indices = quantizer.nearest(z0)
+            if mode == "hard":
+                return quantizer.lookup(indices).to(self.dtype), indices
+            if mode == "vr":
+                if self.requantizer is None:
+                    raise ModelNotAvailableError("this model has no requantizer file")
+                return self.requantizer(z0, self.autoencoder.codebook).to(self.dtype), indices
+            return z0, indices
 
-    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
-        """Latents -> padded image batch in [-1, 1] (float32, not clamped)."""
+    def decode(
+        self,
+        z: torch.Tensor,
+        degraded: tuple[EncoderFeatures, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Latents -> padded image batch in [-1, 1] (float32, not clamped). With ``degraded``
+        (the encoder's features of the degraded batch and the batch itself) and a fidelity
+        file, the decoder also takes ``config.fidelity`` of what the input kept intact."""
+        weight = self.config.fidelity
         with self._stage("decode"):
-            return self.autoencoder.decode(z_q).float()
+            if degraded is None or self.fidelity is None or weight == 0:
+                return self.autoencoder.decode(z).float()
+            features, xp = degraded
+            decoder = self.autoencoder.decoder
+            return self.fidelity.decode(decoder, z, features, xp.to(z.dtype), weight).float()
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -459,7 +479,12 @@ class _StageTimer:
 
 
 def save_pretrained_folder(
-    folder: str | os.PathLike[str], autoencoder: VQAutoencoder, denoiser: LatentUNet
+    folder: str | os.PathLike[str],
+    autoencoder: VQAutoencoder,
+    denoiser: LatentUNet,
+    *,
+    fidelity: FidelityNet | None = None,
+    requantizer: VectorRegression | None = None,
 ) -> Path:
     """Write a folder usable as ``Restorer.from_pretrained(folder)`` (tests and exports)."""
     from restorecli.models import save_model
@@ -467,6 +492,9 @@ def save_pretrained_folder(
     folder = Path(folder)
     save_model(autoencoder, folder / "autoencoder.safetensors", inference_only=True)
     save_model(denoiser, folder / "denoiser.safetensors")
+    for name, model in (("fidelity", fidelity), ("requantizer", requantizer)):
+        if model is not None:
+            save_model(model, folder / f"{name}.safetensors")
     return folder
 
 

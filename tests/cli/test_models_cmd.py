@@ -108,10 +108,11 @@ def test_list_shows_where_files_are(capsys, setup):
     assert [f["status"] for f in rows["dehaze-bundled"]["files"]] == ["bundled", "bundled"]
     assert [f["status"] for f in rows[NAME]["files"]] == ["not downloaded"] * 2
     assert rows[NAME]["default_for_task"] is True
-    assert (rows[NAME]["guide_radius"], rows["dehaze-bundled"]["guide_radius"]) == (0, 64)
+    settings = (rows[NAME]["settings"], rows["dehaze-bundled"]["settings"])
+    assert settings == ({}, {"guide_radius": 64})
     code, out, _ = run(capsys, "models", "list", "--registry", str(registry))
     assert code == 0 and NAME in out and "not downloaded" in out and "derain (default)" in out
-    assert "chebyshev/4/r64" in out
+    assert "chebyshev, 4 steps guide_radius=64" in out
 
 
 def test_download_then_path_then_list(capsys, setup, hub):

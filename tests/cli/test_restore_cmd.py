@@ -35,10 +35,15 @@ class FakeConfig:
     seed: int | None = 0
     tile: int = 512
     tile_overlap: int = 64
+    fidelity: float = 1.0
+    requantize: str = "hard"
     batch_size: int = 4
 
 
 class FakeRestorer:
+    def check_config(self, given=()) -> None:
+        """The real one refuses options the model lacks parts for; the fake has them all."""
+
     def __init__(self, behaviour: str = "invert") -> None:
         self.config = FakeConfig()
         self.behaviour = behaviour
@@ -142,7 +147,7 @@ def test_task_and_batch_commands_share_the_run_options() -> None:
     from restorecli.cli.restore_cmd import RunOptions
 
     commands = typer.main.get_command(app).commands
-    fields = [f.name for f in dataclasses.fields(RunOptions)]
+    fields = [f.name for f in dataclasses.fields(RunOptions) if f.name != "sampling"]
     for name in ("derain", "batch"):
         params = [p.name for p in commands[name].params]
         assert [p for p in params if p in fields] == fields, name
@@ -517,3 +522,21 @@ def test_end_to_end_with_tiny_weights(runner, tiny_weights: Path, tmp_path: Path
         assert result.exit_code == 0, result.stderr
         info = video_module().probe_video(tmp_path / "clip_derain.mp4", count_frames=True)
         assert (info.frames, info.width, info.height) == (3, 32, 24)
+
+
+def test_fidelity_and_requantize_reach_the_restorer(runner, fake, tmp_path) -> None:
+    src = write_png(tmp_path / "in.png")
+    args = ["derain", str(src), "-q", "--fidelity", "0.25", "--requantize", "vr"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert (fake.last.config.fidelity, fake.last.config.requantize) == (0.25, "vr")
+    for bad in (["--fidelity", "1.5"], ["--requantize", "soft"]):
+        assert runner.invoke(app, ["derain", str(src), *bad]).exit_code == 2, bad
+
+
+def test_every_declared_option_is_a_flag_of_the_restore_commands(runner) -> None:
+    from restorecli.config import declared, flag
+
+    for command in ("derain", "batch"):
+        text = runner.invoke(app, [command, "--help"], terminal_width=200).stdout
+        for f, opt in declared():
+            assert (flag(f.name) in text) == opt.cli, (command, f.name)

@@ -60,8 +60,8 @@ def test_training_pulls_the_output_towards_a_target_between_codes() -> None:
     first = None
     for _ in range(150):
         loss = (vr(z0, codebook) - target).pow(2).mean()
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.5 * first
+    assert float(loss.detach()) < 0.5 * first

@@ -45,11 +45,12 @@ def test_entries_carry_the_files_real_hash_and_size(tmp_path: Path):
         assert f.bundled == path.resolve() and f.repo_id is None
     assert reg.default_for("derain") == "rain-a"  # the second model did not take the default
     assert reg.get("rain-b").default_init == "zq"
-    assert reg.get("rain-b").guide_radius == 0
-    assert "guide_radius" not in registry.read_text(encoding="utf-8")  # written only when on
-    _register(registry, "haze", _files(tmp_path, "h"), guide_radius=64, guide_eps=1e-05)
+    assert reg.get("rain-b").settings == {}
+    assert "guide_radius" not in registry.read_text(encoding="utf-8")  # written only when set
+    settings = {"guide_radius": 64, "guide_eps": 1e-05, "fidelity": 0.5}
+    _register(registry, "haze", _files(tmp_path, "h"), settings=settings)
     reg = load_registry(registry, include_builtin=False)
-    assert (reg.get("haze").guide_radius, reg.get("haze").guide_eps) == (64, 1e-05)
+    assert reg.get("haze").settings == settings
 
     # Registering again replaces the entry (new bytes, new hash) instead of adding one.
     files["denoiser"].write_bytes(b"retrained")

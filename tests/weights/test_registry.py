@@ -54,7 +54,7 @@ def test_user_registry_adds_models_and_defaults(tmp_path):
     entry = reg.get("derain-test")
     assert entry.task == "derain"
     assert entry.default_init == "chebyshev" and entry.default_steps == 4
-    assert (entry.guide_radius, entry.guide_eps) == (0, 1e-4)  # optional keys: off
+    assert entry.settings == {}  # optional keys: the config's own defaults
     assert entry.file("denoiser").repo_id == "someone/restore-test"
     assert entry.file("denoiser").revision == SHA_A
     assert reg.defaults["derain"] == "derain-test"  # the user's default wins over the shipped one
@@ -91,11 +91,15 @@ def test_missing_registry_file_is_an_error(tmp_path):
         load_registry(tmp_path / "nope.toml")
 
 
-def test_guide_settings_are_read(tmp_path):
-    table = model("dehaze", hub_files(), guide_radius=48, guide_eps=1)
+def test_optional_settings_are_read_by_their_declarations(tmp_path):
+    table = model(
+        "dehaze", hub_files(), guide_radius=48, guide_eps=1, fidelity=0.75, requantize="vr"
+    )
     entry = load_registry(write(tmp_path, {"m": table}), include_builtin=False).get("m")
-    assert (entry.guide_radius, entry.guide_eps) == (48, 1.0)
-    assert isinstance(entry.guide_eps, float)
+    assert entry.settings == {
+        "guide_radius": 48, "guide_eps": 1.0, "fidelity": 0.75, "requantize": "vr"
+    }  # fmt: skip
+    assert isinstance(entry.settings["guide_eps"], float)
 
 
 @pytest.mark.parametrize(
@@ -107,6 +111,8 @@ def test_guide_settings_are_read(tmp_path):
         ({"guide_radius": 1.5}, "guide_radius"),
         ({"guide_eps": 0}, "guide_eps"),
         ({"guide_eps": "small"}, "guide_eps"),
+        ({"fidelity": 1.5}, "fidelity"),
+        ({"requantize": "soft"}, "requantize"),
         ({"colour": "red"}, "unknown key"),
         ({"licence": ""}, "licence"),
     ],

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from restorecli.cli.declared import sweep_parameters, with_parameters
 from restorecli.cli.restore_cmd import TASKS
 
 EVAL_PANEL = "Evaluate"
@@ -42,6 +43,19 @@ def _output_option(flag: str, help_text: str, metavar: str = "PATH") -> Any:
     )
 
 
+# The options --autoencoder-only still uses: the initial state it decodes, and tiling.
+AUTOENCODER_OPTIONS = ("init", "lam", "tile", "tile_overlap")
+
+
+def _with_sweep_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The sweepable RestoreConfig options, generated from their declarations, in place of
+    ``command``'s ``sweeps`` parameter (a dict of the comma lists given, None = not given)."""
+    from restorecli.evaluate.sweep import CONFIG_OPTIONS
+
+    params = sweep_parameters(SWEEP_PANEL, list(CONFIG_OPTIONS))
+    return with_parameters(command, "sweeps", params, dict)
+
+
 def _flag(name: str) -> str:
     """The option of a settings field: ``tile_overlap`` -> ``--tile-overlap``."""
     return f"--{name.replace('_', '-')}"
@@ -59,32 +73,7 @@ def eval_command(
         str,
         typer.Option("--task", "-t", show_default=False, help=f"The task: {', '.join(TASKS)}."),
     ],
-    init: Annotated[
-        str | None,
-        _sweep_option("init", "Initial states, e.g. zq,chebyshev, or all (default: the model's)."),
-    ] = None,
-    lam: Annotated[str | None, _sweep_option("lam", "lerp weights, e.g. 0.3,0.5.")] = None,
-    steps: Annotated[str | None, _sweep_option("steps", "Diffusion steps, e.g. 1,2,4,8.")] = None,
-    ensemble: Annotated[
-        str | None, _sweep_option("ensemble", "Restorations averaged (mirror, noise), e.g. 1,2.")
-    ] = None,
-    seed: Annotated[str | None, _sweep_option("seed", "Sampling seeds, e.g. 0,1,2.")] = None,
-    kappa: Annotated[
-        str | None, _sweep_option("kappa", "Noise scales (default: the training value).")
-    ] = None,
-    guide_radius: Annotated[
-        str | None, _sweep_option("guide-radius", "Guided-filter radii in pixels, 0 = off.")
-    ] = None,
-    guide_eps: Annotated[
-        str | None, _sweep_option("guide-eps", "Guided-filter dampings, e.g. 1e-4,1e-3.")
-    ] = None,
-    strength: Annotated[
-        str | None, _sweep_option("strength", "Shares of the change applied, e.g. 0.5,1.")
-    ] = None,
-    tile: Annotated[str | None, _sweep_option("tile", "Tile sizes in pixels, 0 = off.")] = None,
-    tile_overlap: Annotated[
-        str | None, _sweep_option("tile-overlap", "Tile overlaps in pixels.")
-    ] = None,
+    sweeps: dict[str, str | None],  # the RestoreConfig options (see _with_sweep_options)
     weights: Annotated[
         str | None,
         _sweep_option("weights", "Model names or weights paths (default: the task's model)."),
@@ -155,29 +144,16 @@ def eval_command(
     from restorecli.evaluate.paired import find_pairs
     from restorecli.evaluate.sweep import expand_grid, parse_values
 
-    given = {
-        "init": init,
-        "lam": lam,
-        "steps": steps,
-        "ensemble": ensemble,
-        "seed": seed,
-        "kappa": kappa,
-        "guide_radius": guide_radius,
-        "guide_eps": guide_eps,
-        "strength": strength,
-        "tile": tile,
-        "tile_overlap": tile_overlap,
-        "weights": weights,
-        "precision": precision,
-    }
+    given = {**sweeps, "weights": weights, "precision": precision}
     if autoencoder_only:
-        for name in ("steps", "ensemble", "seed", "kappa", "guide_radius", "guide_eps", "strength"):
-            if given.get(name) is not None:
-                raise typer.BadParameter(
-                    "has no effect with --autoencoder-only (no diffusion runs)",
-                    param_hint=_flag(name),
-                )
-        given["init"] = init or "zq"
+        for name in sweeps:
+            if name in AUTOENCODER_OPTIONS or given.get(name) is None:
+                continue
+            raise typer.BadParameter(
+                "has no effect with --autoencoder-only (no diffusion runs)",
+                param_hint=_flag(name),
+            )
+        given["init"] = sweeps.get("init") or "zq"
     grid = {}
     for name, text in given.items():
         try:
@@ -477,4 +453,4 @@ def register(app: typer.Typer) -> None:
         "eval",
         short_help="Score restorations of a paired folder (PSNR/SSIM), sweeping options.",
         rich_help_panel=EVAL_PANEL,
-    )(eval_command)
+    )(_with_sweep_options(eval_command))

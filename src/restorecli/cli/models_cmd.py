@@ -96,8 +96,7 @@ def list_cmd(registry: RegistryOption = None, as_json: JsonOption = False) -> No
                 "description": entry.description,
                 "default_init": entry.default_init,
                 "default_steps": entry.default_steps,
-                "guide_radius": entry.guide_radius,
-                "guide_eps": entry.guide_eps,
+                "settings": dict(entry.settings),
                 "licence": entry.licence,
                 "files": files,
             }
@@ -112,12 +111,13 @@ def list_cmd(registry: RegistryOption = None, as_json: JsonOption = False) -> No
         )
         return
     table = Table(title="restorecli models")
-    for column in ("Name", "Task", "Init/steps/guide", "File", "Where", "Size"):
+    for column in ("Name", "Task", "Settings", "File", "Where", "Size"):
         table.add_column(column, overflow="fold")
     for row in rows:
         task = row["task"] + (" (default)" if row["default_for_task"] else "")
-        guide = f"/r{row['guide_radius']}" if row["guide_radius"] else ""
-        init = f"{row['default_init']}/{row['default_steps']}{guide}"
+        extra = "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
+                        for k, v in row["settings"].items())  # fmt: skip
+        init = f"{row['default_init']}, {row['default_steps']} steps{extra}"
         for i, f in enumerate(row["files"]):
             first = i == 0
             table.add_row(

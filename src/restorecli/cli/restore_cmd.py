@@ -13,7 +13,6 @@ input's format (a video is encoded to a temporary file first, then streamed). Wi
 # commands, which refer to the `task` they are built for.
 
 import dataclasses
-import functools
 import inspect
 import json
 import sys
@@ -24,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from restorecli.cli.declared import config_parameters, config_values, value_of, with_parameters
 from restorecli.errors import EXIT_FAILURES
 
 TASKS: dict[str, str] = {
@@ -34,7 +34,6 @@ TASKS: dict[str, str] = {
     "denoise": "Remove sensor noise from a photo or video.",
     "deblur": "Remove motion and focus blur from a photo or video.",
 }
-INITS = ("chebyshev", "zq", "ze", "lerp", "auto")
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
 PANEL = "Restore"
 MODEL_PANEL = "Model and sampling"
@@ -44,24 +43,12 @@ REPORT_PANEL = "Reporting"
 
 
 # Typer shows Enum members as choices; values are plain strings.
-InitChoice = Enum("InitChoice", {name: name for name in INITS}, type=str)
 PrecisionChoice = Enum("PrecisionChoice", {name: name for name in PRECISIONS}, type=str)
 TaskChoice = Enum("TaskChoice", {name: name for name in TASKS}, type=str)
 
 
-def _value(choice: Any) -> Any:
-    """An Enum choice as its plain string; any other value unchanged."""
-    return choice.value if isinstance(choice, Enum) else choice
-
-
-def _sampling(flag: str, help_text: str, **extra: Any) -> Any:
-    """An option of the model panel whose default is the model's (its help says which)."""
-    return typer.Option(
-        flag, show_default=False, help=help_text, rich_help_panel=MODEL_PANEL, **extra
-    )
-
-
-# Options shared by the task commands and `batch` (Annotated aliases keep the signatures short).
+# Options shared by the task commands and `batch` (Annotated aliases keep the signatures short);
+# the sampling options come from their declarations in restorecli.config.
 Output = Annotated[
     str | None,
     typer.Option(
@@ -72,77 +59,15 @@ Output = Annotated[
         show_default=False,
     ),
 ]
-Init = Annotated[
-    InitChoice | None,
-    _sampling(
-        "--init",
-        "Latent initial state (default: the model's, else chebyshev).",
-        case_sensitive=False,
-    ),
-]
-Lam = Annotated[
-    float | None,
-    _sampling("--lam", "Weight of z_e for --init lerp (default: 0.5).", min=0.0, max=1.0),
-]
-Steps = Annotated[
-    int | None, _sampling("--steps", "Diffusion steps (default: the model's).", min=1)
-]
-Ensemble = Annotated[
-    int | None,
-    _sampling(
-        "--ensemble",
-        "Average N restorations: the image, its mirror image, then both again with other "
-        "noise. N times slower, more faithful (default: 1).",
-        min=1,
-        max=8,
-    ),
-]
-GuideRadius = Annotated[
-    int | None,
-    _sampling(
-        "--guide-radius",
-        "Finish with a guided filter of this radius in pixels that keeps the restored "
-        "tones on the input's own fine detail; 0 = off (default: the model's; 64 for dehaze).",
-        min=0,
-    ),
-]
-GuideEps = Annotated[
-    float | None,
-    _sampling(
-        "--guide-eps",
-        "The guided filter's damping where the input is flat (default: the model's, 1e-4).",
-        min=0.0,
-    ),
-]
-Strength = Annotated[
-    float | None,
-    _sampling(
-        "--strength",
-        "Share of the change to apply: 1 = all of it, 0.5 = halfway between the input and "
-        "the restoration, e.g. to keep some atmosphere in a dehazed view (default: 1).",
-        min=0.0,
-        max=1.0,
-    ),
-]
-Temporal = Annotated[
-    float | None,
-    _sampling(
-        "--temporal",
-        "Videos: weight of the past frames in the guided filter's tones, so they do not "
-        "pump from frame to frame; 0 = each frame alone (default: 0.8).",
-        min=0.0,
-        max=0.99,
-    ),
-]
-Seed = Annotated[
-    int | None, _sampling("--seed", "Sampling seed; -1 for a random one (default: 0).")
-]
 Weights = Annotated[
     str | None,
-    _sampling(
+    typer.Option(
         "--weights",
-        "Registered model name, .safetensors file or weights folder (default: the task's model).",
+        help="Registered model name, .safetensors file or weights folder "
+        "(default: the task's model).",
         metavar="NAME|PATH",
+        show_default=False,
+        rich_help_panel=MODEL_PANEL,
     ),
 ]
 Device = Annotated[
@@ -154,19 +79,6 @@ Precision = Annotated[
     typer.Option(
         "--precision", case_sensitive=False, help="Compute precision.", rich_help_panel=MODEL_PANEL
     ),
-]
-Tile = Annotated[
-    int | None,
-    _sampling(
-        "--tile", "Tile size in pixels for large frames, 0 = never tile (default: 512).", min=0
-    ),
-]
-TileOverlap = Annotated[
-    int | None,
-    _sampling("--tile-overlap", "Overlap between tiles in pixels (default: 128).", min=0),
-]
-BatchSize = Annotated[
-    int | None, _sampling("--batch-size", "Video frames per forward pass (default: 4).", min=1)
 ]
 Offline = Annotated[
     bool,
@@ -264,21 +176,9 @@ Debug = Annotated[
 class RunOptions:
     """Everything the task commands and `batch` share, as given on the command line."""
 
-    init: str | None = None
-    lam: float | None = None
-    steps: int | None = None
-    ensemble: int | None = None
-    guide_radius: int | None = None
-    guide_eps: float | None = None
-    strength: float | None = None
-    temporal: float | None = None
-    seed: int | None = None
     weights: str | None = None
     device: str = "auto"
     precision: str = "fp32"
-    tile: int | None = None
-    tile_overlap: int | None = None
-    batch_size: int | None = None
     offline: bool = False
     overwrite: bool = False
     quality: int = 95
@@ -290,26 +190,12 @@ class RunOptions:
     quiet: bool = False
     as_json: bool = False
     debug: bool = False
+    # The RestoreConfig options the user gave (restorecli.config); the rest stay the model's.
+    sampling: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def config_overrides(self) -> dict[str, Any]:
         """Only the sampling options the user gave: the rest stay the model's defaults."""
-        values = {
-            "init": self.init,
-            "lam": self.lam,
-            "steps": self.steps,
-            "ensemble": self.ensemble,
-            "guide_radius": self.guide_radius,
-            "guide_eps": self.guide_eps,
-            "strength": self.strength,
-            "temporal": self.temporal,
-            "tile": self.tile,
-            "tile_overlap": self.tile_overlap,
-            "batch_size": self.batch_size,
-        }
-        overrides = {k: v for k, v in values.items() if v is not None}
-        if self.seed is not None:
-            overrides["seed"] = None if self.seed < 0 else self.seed
-        return overrides
+        return dict(self.sampling)
 
     def file_options(self) -> Any:
         from restorecli.batch import FileOptions, VideoSettings
@@ -324,22 +210,10 @@ class RunOptions:
         )
 
 
-def _run_options(
-    init: Init = None,
-    lam: Lam = None,
-    steps: Steps = None,
-    ensemble: Ensemble = None,
-    guide_radius: GuideRadius = None,
-    guide_eps: GuideEps = None,
-    strength: Strength = None,
-    temporal: Temporal = None,
-    seed: Seed = None,
+def _fixed_options(
     weights: Weights = None,
     device: Device = "auto",
     precision: Precision = PrecisionChoice.fp32,
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    batch_size: BatchSize = None,
     offline: Offline = False,
     overwrite: Overwrite = False,
     quality: Quality = 95,
@@ -351,42 +225,26 @@ def _run_options(
     quiet: Quiet = False,
     as_json: AsJson = False,
     debug: Debug = False,
-) -> RunOptions:
-    """The shared options' values as RunOptions; this signature is what each command shows."""
-    # locals() holds exactly the parameters here: one field of RunOptions each.
-    return RunOptions(**{name: _value(value) for name, value in locals().items()})
+) -> None:
+    """The shared options that are not RestoreConfig's: their parameters are read from here."""
 
 
-_SHARED = inspect.signature(_run_options).parameters
-# A command's own options declared after its `run` parameter (--suffix) are listed after this
-# shared one, beside the other output options.
-_OWN_OPTIONS_AFTER = "overwrite"
+_FIXED = list(inspect.signature(_fixed_options).parameters.values())
+# Model options, then the sampling options from their declarations, then the rest.
+_SHARED = [*_FIXED[:3], *config_parameters(MODEL_PANEL), *_FIXED[3:]]
+_CONFIG_NAMES = {p.name for p in _SHARED} - {p.name for p in _FIXED}
+
+
+def _collect(values: dict[str, Any]) -> RunOptions:
+    fixed = {k: value_of(v) for k, v in values.items() if k not in _CONFIG_NAMES}
+    return RunOptions(**fixed, sampling=config_values(values))
 
 
 def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Typer command for ``command(..., run: RunOptions, ...)``: the shared options replace ``run``.
-
-    Typer reads a command's options from its signature, so the returned function's signature is
-    ``command``'s with the parameters of ``_run_options`` in place of ``run``; it collects their
-    values into the RunOptions it hands to ``command``.
-    """
-    own = list(inspect.signature(command).parameters.values())
-    at = [p.name for p in own].index("run")
-    shared = list(_SHARED.values())
-    split = list(_SHARED).index(_OWN_OPTIONS_AFTER) + 1
-    ordered = [*own[:at], *shared[:split], *own[at + 1 :], *shared[split:]]
-    # Keyword-only: Typer passes every value by name, and defaults may then come in any order.
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in ordered]
-
-    @functools.wraps(command)
-    def wrapper(**values: Any) -> None:
-        run = _run_options(**{name: values.pop(name) for name in _SHARED})
-        command(**values, run=run)
-
-    signature = inspect.Signature(params, return_annotation=None)
-    wrapper.__signature__ = signature  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    return wrapper
+    """Typer command for ``command(..., run: RunOptions, ...)``: the shared options replace
+    ``run``; a command's own options declared after ``run`` (--suffix) are listed beside the
+    other output options."""
+    return with_parameters(command, "run", _SHARED, _collect, after="overwrite")
 
 
 def _load(task: str, run: RunOptions, reporter: Any) -> Any:
@@ -572,7 +430,7 @@ def batch_command(
     """
     _set_debug(ctx, run.debug)
     report = restore_folder(
-        _value(task) or "",
+        value_of(task) or "",
         folder,
         output,
         recursive=recursive,

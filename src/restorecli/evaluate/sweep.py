@@ -1,11 +1,9 @@
 """Sweeps over restore options: the cartesian product of value lists, one result per setting.
 
-Any sampling option of ``restore TASK`` can take a list: ``init`` (``all`` = zq, ze, lerp,
-chebyshev, auto), ``lam``, ``steps``, ``ensemble``, ``seed``, ``kappa``, ``guide_radius``,
-``guide_eps``, ``strength``, ``tile``, ``tile_overlap``; plus the load-time ones ``weights`` and
-``precision``. One model is loaded per (weights, precision) and reused for all its settings:
-only its ``config`` changes between runs, so its Chebyshev table is built (or read from the
-cache) once.
+Any option declared sweepable in ``restorecli.config`` can take a list (``init`` also ``all`` =
+every initial state); plus the load-time ones ``weights`` and ``precision``. One model is
+loaded per (weights, precision) and reused for all its settings: only its ``config`` changes
+between runs, so its Chebyshev table is built (or read from the cache) once.
 
 Options not given keep the model's own defaults (its registered init and step count).
 """
@@ -19,10 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from restorecli.config import INIT_MODES, check_value, declaration, declared
 from restorecli.evaluate.metrics import METRIC_NAMES, Metrics
 from restorecli.evaluate.paired import EvalResult, ImageCallback, Pair, evaluate_pairs
 from restorecli.evaluate.tables import Table
-from restorecli.init_state import INIT_MODES
 
 __all__ = [
     "CONFIG_OPTIONS",
@@ -41,20 +39,9 @@ __all__ = [
 
 METRIC_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "psnr_y": "PSNR-Y", "ssim_y": "SSIM-Y"}
 
-# Option -> value type, in the order settings are labelled and tables list them.
-CONFIG_OPTIONS: dict[str, type] = {
-    "init": str,
-    "lam": float,
-    "steps": int,
-    "ensemble": int,
-    "seed": int,
-    "kappa": float,
-    "guide_radius": int,
-    "guide_eps": float,
-    "strength": float,
-    "tile": int,
-    "tile_overlap": int,
-}
+# Option -> value type, in the order settings are labelled and tables list them: every
+# RestoreConfig option declared sweepable (restorecli.config).
+CONFIG_OPTIONS: dict[str, type] = {f.name: opt.kind for f, opt in declared() if opt.sweep}
 LOAD_OPTIONS: dict[str, type] = {"weights": str, "precision": str}
 
 
@@ -119,6 +106,11 @@ def parse_values(option: str, text: str | Sequence[Any] | None) -> list[Any] | N
             raise ValueError(f"--{_flag(option)}: {item!r} is not a {kind.__name__}") from None
         if option == "init" and value not in INIT_MODES:
             raise ValueError(f"--init: unknown {value!r}, use {', '.join(INIT_MODES)} or all")
+        if option in CONFIG_OPTIONS and option != "init":
+            try:
+                check_value(option, value, declaration(option), None)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
         if option == "seed" and value < 0:
             value = None
         values.append(value)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from restorecli.weights.cache import chebyshev_cache_dir, ensure_cache_dir, restore_cache_dir
 from restorecli.weights.registry import (
-    INIT_CHOICES,
     ROLES,
     ModelEntry,
     Registry,
@@ -32,7 +31,6 @@ from restorecli.weights.resolve import (
 from restorecli.weights.verify import FileCheck, check_file, sha256_file
 
 __all__ = [
-    "INIT_CHOICES",
     "ROLES",
     "FileCheck",
     "FileLocation",

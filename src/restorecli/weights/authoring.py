@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from restorecli.weights.registry import MODEL_KEYS, ROLES, _parse_file, tomllib
+from restorecli.weights.registry import (
+    ALL_ROLES,
+    MODEL_KEYS,
+    OPTIONAL_ROLES,
+    ROLES,
+    SETTING_KEYS,
+    _parse_file,
+    tomllib,
+)
 from restorecli.weights.verify import sha256_file
 
 _MODEL_ORDER = tuple(k for k in MODEL_KEYS if k != "files")
@@ -32,12 +40,14 @@ def register_bundled(
     licence: str,
     description: str = "",
     default: bool = False,
-    guide_radius: int = 0,
-    guide_eps: float = 1e-4,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Add model ``name`` to ``registry`` with ``files`` (role -> path inside its folder).
+    """Add model ``name`` to ``registry`` with ``files`` (role -> path inside its folder: an
+    autoencoder and a denoiser, optionally a fidelity and a requantizer file).
 
-    With ``default`` the model becomes what ``restore TASK`` uses. Returns the model's table.
+    ``settings``: other options the model sets, by registry key (``guide_radius``,
+    ``fidelity``...; ``restorecli.config``). With ``default`` the model becomes what ``restore
+    TASK`` uses. Returns the model's table.
     """
     registry = Path(registry).resolve()  # the top-level weights.toml is a symlink
     root = registry.parent
@@ -45,10 +55,17 @@ def register_bundled(
     data = tomllib.loads(text)
     models: dict[str, Any] = dict(data.get("models", {}))
     defaults: dict[str, str] = dict(data.get("defaults", {}))
-    if sorted(files) != sorted(ROLES):
-        raise ValueError(f"give one file per role ({', '.join(ROLES)}), got {', '.join(files)}")
+    if not set(ROLES) <= set(files) <= set(ALL_ROLES):
+        raise ValueError(
+            f"give one file per role ({', '.join(ROLES)}; optionally "
+            f"{', '.join(OPTIONAL_ROLES)}), got {', '.join(files)}"
+        )
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(SETTING_KEYS))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}: use {', '.join(SETTING_KEYS)}")
     entries = []
-    for role in ROLES:
+    for role in (r for r in ALL_ROLES if r in files):
         path = Path(files[role]).resolve()
         try:
             rel = path.relative_to(root)
@@ -71,8 +88,7 @@ def register_bundled(
         "licence": licence,
         "files": entries,
     }
-    if guide_radius:  # written only when on, so older registries read the same
-        table.update(guide_radius=guide_radius, guide_eps=guide_eps)
+    table.update(settings)
     models[name] = table
     if default:
         defaults[task] = name

@@ -10,12 +10,13 @@ model with the same name replaces the shipped one. Schema, per model name::
     description = "..."
     default_init = "chebyshev"        # chebyshev | zq | ze | lerp | auto
     default_steps = 4
-    guide_radius = 0                  # optional: guided filter by the input (0 = off)
-    guide_eps = 1e-4                  # optional: its damping
+    guide_radius = 0                  # optional: any option a model sets (restorecli.config:
+    guide_eps = 1e-4                  #   guide_radius, guide_eps, fidelity, requantize)
     licence = "Apache-2.0"
 
     [[models.derain-cheb-v1.files]]
-    role = "autoencoder"              # autoencoder | denoiser, each exactly once
+    role = "autoencoder"              # autoencoder and denoiser exactly once; fidelity and
+                                      # requantizer at most once
     filename = "autoencoder.safetensors"
     sha256 = "<64 hex digits>"
     size = 1234                        # bytes
@@ -39,8 +40,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from typing import Any
 
+from restorecli.config import check_value, registry_options
 from restorecli.errors import ModelNotAvailableError, WeightsError
 
 if sys.version_info >= (3, 11):
@@ -49,22 +52,24 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 REGISTRY_ENV = "RESTORE_WEIGHTS_TOML"
-ROLES = ("autoencoder", "denoiser")
-INIT_CHOICES = ("chebyshev", "zq", "ze", "lerp", "auto")
+ROLES = ("autoencoder", "denoiser")  # every model has these
+OPTIONAL_ROLES = ("fidelity", "requantizer")  # the fidelity path and the VR head
+ALL_ROLES = ROLES + OPTIONAL_ROLES
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 _REPO_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
+# The options a model may set beside the two it must (restorecli.config declares them all).
+SETTING_KEYS = tuple(k for k in registry_options() if k not in ("default_init", "default_steps"))
 # A model table's keys, in the order registry files write them.
 MODEL_KEYS = (
     "task",
     "description",
     "default_init",
     "default_steps",
-    "guide_radius",
-    "guide_eps",
+    *SETTING_KEYS,
     "licence",
     "files",
 )
@@ -111,8 +116,8 @@ class ModelEntry:
     licence: str
     files: tuple[WeightFile, ...]
     source: Path  # the registry file that defined it
-    guide_radius: int = 0  # guided filter by the input frame after restoring; 0 = off
-    guide_eps: float = 1e-4
+    # The other options the model sets (RestoreConfig field -> value), e.g. its guided filter.
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def file(self, role: str) -> WeightFile:
         for f in self.files:
@@ -219,20 +224,20 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
     if not _NAME_RE.fullmatch(name):
         raise WeightsError(f"{where}: model names use letters, digits, '.', '_' and '-' only")
     _check_keys(raw, set(MODEL_KEYS), where)
-    default_init = _str(_required(raw, "default_init", where), f"{where}.default_init")
-    if default_init not in INIT_CHOICES:
-        raise WeightsError(
-            f"{where}.default_init: {default_init!r} is not one of {', '.join(INIT_CHOICES)}"
-        )
-    steps = _required(raw, "default_steps", where)
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise WeightsError(f"{where}.default_steps: must be a positive integer, got {steps!r}")
-    radius = raw.get("guide_radius", 0)
-    if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
-        raise WeightsError(f"{where}.guide_radius: must be an integer >= 0, got {radius!r}")
-    eps = raw.get("guide_eps", 1e-4)
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
-        raise WeightsError(f"{where}.guide_eps: must be a number > 0, got {eps!r}")
+    _required(raw, "default_init", where)
+    _required(raw, "default_steps", where)
+    values = {}
+    for key, (option, spec, _) in registry_options().items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        if spec.kind is int and not isinstance(value, int):  # TOML: 2.0 is no step count
+            raise WeightsError(f"{where}.{key}: must be an integer, got {value!r}")
+        try:
+            check_value(option, value, spec)
+        except ValueError as exc:
+            raise WeightsError(f"{where}.{key}: {str(exc).split(' ', 1)[1]}") from None
+        values[option] = float(value) if spec.kind is float else value
     raw_files = _required(raw, "files", where)
     if not isinstance(raw_files, list):
         raise WeightsError(f"{where}.files: must be an array of tables ([[...files]])")
@@ -241,30 +246,30 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
         for i, item in enumerate(raw_files)
     )
     roles = sorted(f.role for f in files)
-    if roles != sorted(ROLES):
+    required = sorted(r for r in roles if r in ROLES)
+    if required != sorted(ROLES) or len(set(roles)) != len(roles):
         raise WeightsError(
-            f"{where}.files: needs exactly one file per role ({', '.join(ROLES)}), "
-            f"got {', '.join(roles) or 'none'}"
+            f"{where}.files: needs exactly one file per role ({', '.join(ROLES)}; at most one "
+            f"{' and one '.join(OPTIONAL_ROLES)}), got {', '.join(roles) or 'none'}"
         )
     return ModelEntry(
         name=name,
         task=_str(_required(raw, "task", where), f"{where}.task"),
         description=_optional_str(raw, "description", where),
-        default_init=default_init,
-        default_steps=steps,
+        default_init=values.pop("init"),
+        default_steps=values.pop("steps"),
         licence=_str(_required(raw, "licence", where), f"{where}.licence"),
         files=files,
         source=path,
-        guide_radius=radius,
-        guide_eps=float(eps),
+        settings=MappingProxyType(values),
     )
 
 
 def _parse_file_entry(raw: dict[str, Any], where: str, root: Path) -> WeightFile:
     _check_keys(raw, _FILE_KEYS, where)
     role = _str(_required(raw, "role", where), f"{where}.role")
-    if role not in ROLES:
-        raise WeightsError(f"{where}.role: {role!r} is not one of {', '.join(ROLES)}")
+    if role not in ALL_ROLES:
+        raise WeightsError(f"{where}.role: {role!r} is not one of {', '.join(ALL_ROLES)}")
     sha = _str(_required(raw, "sha256", where), f"{where}.sha256")
     if not _SHA256_RE.fullmatch(sha):
         raise WeightsError(f"{where}.sha256: must be 64 lowercase hex digits")

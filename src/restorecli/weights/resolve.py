@@ -16,13 +16,21 @@ import logging
 import os
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from restorecli.errors import WeightsError
 from restorecli.weights import hub
-from restorecli.weights.registry import ROLES, ModelEntry, Registry, WeightFile, load_registry
+from restorecli.weights.registry import (
+    OPTIONAL_ROLES,
+    ROLES,
+    ModelEntry,
+    Registry,
+    WeightFile,
+    load_registry,
+)
 from restorecli.weights.verify import FileCheck, check_file
 
 log = logging.getLogger(__name__)
@@ -44,8 +52,8 @@ class ResolvedModel:
     default_steps: int | None
     files: Mapping[str, Path]
     sources: Mapping[str, str]  # role -> path | bundled | cached | downloaded
-    guide_radius: int = 0  # the registry's guided-filter settings (0 = off)
-    guide_eps: float = 1e-4
+    # Options the registry sets for the model beyond init and steps (RestoreConfig fields).
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def combined(self) -> bool:
@@ -148,8 +156,12 @@ def resolve_path(path: Path) -> ResolvedModel:
         if missing:
             raise WeightsError(
                 f"weights folder {path} lacks {', '.join(missing)} (a weights folder holds "
-                f"{' and '.join(f'{r}.safetensors' for r in ROLES)})"
+                f"{' and '.join(f'{r}.safetensors' for r in ROLES)}, and may hold "
+                f"{' and '.join(f'{r}.safetensors' for r in OPTIONAL_ROLES)})"
             )
+        for role in OPTIONAL_ROLES:
+            if (path / f"{role}.safetensors").is_file():
+                files[role] = path / f"{role}.safetensors"
     elif path.is_file():
         files = dict.fromkeys(ROLES, path)
     else:
@@ -162,7 +174,7 @@ def resolve_path(path: Path) -> ResolvedModel:
         default_init=None,
         default_steps=None,
         files=MappingProxyType(files),
-        sources=MappingProxyType(dict.fromkeys(ROLES, PATH)),
+        sources=MappingProxyType(dict.fromkeys(files, PATH)),
     )
 
 
@@ -207,8 +219,7 @@ def _resolve_entry(entry: ModelEntry, *, offline: bool | None, force: bool) -> R
         default_steps=entry.default_steps,
         files=MappingProxyType(files),
         sources=MappingProxyType(sources),
-        guide_radius=entry.guide_radius,
-        guide_eps=entry.guide_eps,
+        settings=entry.settings,
     )
 
 
