@@ -28,6 +28,9 @@ def main() -> None:
     parser.add_argument("--denoiser", type=Path, required=True)
     parser.add_argument("--init", default="chebyshev", help="default initial state")
     parser.add_argument("--steps", type=int, default=4, help="default diffusion steps")
+    parser.add_argument(
+        "--validated-steps", help="comma list of step counts `restore` allows (default: any)"
+    )
     parser.add_argument("--fidelity-file", type=Path, help="the fidelity path's weights")
     parser.add_argument("--requantizer-file", type=Path, help="the VR head's weights")
     parser.add_argument(
@@ -59,6 +62,7 @@ def main() -> None:
         description=args.description,
         default=args.default,
         settings=settings,
+        validated_steps=[int(n) for n in (args.validated_steps or "").split(",") if n],
     )
     for entry in table["files"]:
         print(f"{args.name} {entry['role']}: {entry['bundled']} {entry['sha256']} {entry['size']}")

@@ -420,3 +420,15 @@ def test_a_folder_with_fidelity_and_requantizer_files_loads_them(tmp_path, make_
     loaded.config = cfg
     direct = Restorer(ae, unet, config=cfg, device="cpu", fidelity=fid, requantizer=vr)
     np.testing.assert_allclose(loaded.restore_array(image), direct.restore_array(image), atol=1e-6)
+
+
+def test_a_step_count_the_model_was_not_validated_at_is_refused_with_the_reason(make_restorer):
+    from restorecli.errors import SettingError
+
+    r = make_restorer(steps=4)
+    r.name, r.validated_steps = "rain-model", (1,)
+    r.check_config()  # the config alone (eval sweeps, the API) may use any count
+    with pytest.raises(SettingError, match=r"--steps 4: rain-model was validated at 1 step"):
+        r.check_config({"steps"})
+    r.config = replace(r.config, steps=1)
+    r.check_config({"steps"})

@@ -59,6 +59,13 @@ class ModelNotAvailableError(RestoreError):
     exit_code = 10
 
 
+class SettingError(RestoreError):
+    """A setting the chosen model was not made for (e.g. a step count it was not validated at):
+    refused with the reason before any file is touched."""
+
+    exit_code = 14
+
+
 class DeviceError(RestoreError):
     """The requested device or precision is not available here."""
 

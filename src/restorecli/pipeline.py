@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from restorecli.config import INIT_STATES, RestoreConfig
 from restorecli.device import select_device, select_dtype
 from restorecli.diffusion import ResShiftSchedule, sample
-from restorecli.errors import ModelNotAvailableError, WeightsError
+from restorecli.errors import ModelNotAvailableError, SettingError, WeightsError
 from restorecli.guided import TemporalSmoother, transfer_detail
 from restorecli.init_state import code_neighbors, initial_state
 from restorecli.models import LatentUNet, VQAutoencoder, load_model, read_metadata
@@ -74,6 +74,7 @@ class Restorer:
         self.name = name
         self.train_kappa = train_kappa
         self.trained_init: str | None = None  # the initial state the denoiser was trained with
+        self.validated_steps: tuple[int, ...] = ()  # step counts `restore` allows (empty: any)
         # Pixels per latent pixel times the UNet's own multiple: frames are padded to this.
         self.multiple = autoencoder.stride * denoiser.size_multiple
         self.stage_seconds: dict[str, float] = defaultdict(float)
@@ -145,14 +146,25 @@ class Restorer:
             **optional,  # type: ignore[arg-type]
         )
         restorer.trained_init = train.get("init")
+        restorer.validated_steps = resolved.validated_steps
         return restorer
 
     def check_config(self, given: Collection[str] = ()) -> None:
         """Raise ModelNotAvailableError if the config asks for a part this model lacks.
 
         Without a fidelity file the fidelity weight has nothing to weigh and is ignored, unless
-        it is among ``given`` (the options a user set): then asking for it is an error."""
+        it is among ``given`` (the options a user set): then asking for it is an error. So is
+        a given step count the model was not validated at (SettingError; ``restore eval``
+        measures any)."""
         what = self.name or "this model"
+        steps, allowed = self.config.steps, self.validated_steps
+        if "steps" in given and allowed and steps not in allowed:
+            counts = ", ".join(map(str, allowed))
+            raise SettingError(
+                f"--steps {steps}: {what} was validated at {counts} step(s) only; at other "
+                'counts its output comes out darker and worse (docs/models.md, "Default step '
+                f'count"). Use --steps {allowed[0]}, or measure others with `restore eval --steps`'
+            )
         if "fidelity" in given and self.config.fidelity > 0 and self.fidelity is None:
             raise ModelNotAvailableError(
                 f"{what} has no fidelity file, so --fidelity has nothing to weigh: use "

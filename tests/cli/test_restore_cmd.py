@@ -67,6 +67,7 @@ class FakePipeline:
         self.behaviour = "invert"
         self.error: Exception | None = None
         self.last: FakeRestorer | None = None
+        self.on_load = None  # called with each restorer made
         pipeline = self
 
         class Restorer:
@@ -76,6 +77,8 @@ class FakePipeline:
                 if pipeline.error is not None:
                     raise pipeline.error
                 pipeline.last = FakeRestorer(pipeline.behaviour)
+                if pipeline.on_load is not None:
+                    pipeline.on_load(pipeline.last)
                 return pipeline.last
 
         self.Restorer = Restorer
@@ -540,3 +543,18 @@ def test_every_declared_option_is_a_flag_of_the_restore_commands(runner) -> None
         text = runner.invoke(app, [command, "--help"], terminal_width=200).stdout
         for f, opt in declared():
             assert (flag(f.name) in text) == opt.cli, (command, f.name)
+
+
+def test_a_setting_the_model_refuses_is_a_one_line_usage_error(runner, fake, tmp_path) -> None:
+    from restorecli.errors import SettingError
+
+    def refuse(given=()):
+        if "steps" in given:
+            raise SettingError("--steps 4: m was validated at 1 step(s) only")
+
+    src = write_png(tmp_path / "in.png")
+    fake.on_load = lambda r: setattr(r, "check_config", refuse)
+    result = runner.invoke(app, ["derain", str(src), "--steps", "4"])
+    assert result.exit_code == 14
+    assert "restore: error: --steps 4: m was validated at 1 step(s) only" in result.stderr
+    assert names(tmp_path) == ["in.png"]

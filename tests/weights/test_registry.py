@@ -195,3 +195,13 @@ def test_unknown_model_names_the_known_ones(tmp_path):
     reg = load_registry(write(tmp_path, {"derain-a": model("derain", hub_files())}))
     with pytest.raises(ModelNotAvailableError, match="derain-a"):
         reg.get("derain-z")
+
+
+def test_validated_steps_are_read_and_checked(tmp_path):
+    table = model("derain", hub_files(), validated_steps=[1, 2])
+    entry = load_registry(write(tmp_path, {"m": table}), include_builtin=False).get("m")
+    assert entry.validated_steps == (1, 2)
+    for bad in ([0], [1.5], "1"):
+        path = write(tmp_path, {"m": model("derain", hub_files(), validated_steps=bad)})
+        with pytest.raises(WeightsError, match="validated_steps"):
+            load_registry(path, include_builtin=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ def register_bundled(
     description: str = "",
     default: bool = False,
     settings: Mapping[str, Any] | None = None,
+    validated_steps: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Add model ``name`` to ``registry`` with ``files`` (role -> path inside its folder: an
     autoencoder and a denoiser, optionally a fidelity and a requantizer file).
@@ -88,6 +89,8 @@ def register_bundled(
         "licence": licence,
         "files": entries,
     }
+    if validated_steps:
+        table["validated_steps"] = list(validated_steps)
     table.update(settings)
     models[name] = table
     if default:

@@ -10,6 +10,7 @@ model with the same name replaces the shipped one. Schema, per model name::
     description = "..."
     default_init = "chebyshev"        # chebyshev | zq | ze | lerp | auto
     default_steps = 4
+    validated_steps = [1, 4]          # optional: `restore` refuses other --steps (and says why)
     guide_radius = 0                  # optional: any option a model sets (restorecli.config:
     guide_eps = 1e-4                  #   guide_radius, guide_eps, fidelity, requantize)
     licence = "Apache-2.0"
@@ -69,6 +70,7 @@ MODEL_KEYS = (
     "description",
     "default_init",
     "default_steps",
+    "validated_steps",
     *SETTING_KEYS,
     "licence",
     "files",
@@ -118,6 +120,8 @@ class ModelEntry:
     source: Path  # the registry file that defined it
     # The other options the model sets (RestoreConfig field -> value), e.g. its guided filter.
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # Step counts the model was validated at; `restore` refuses others (empty: any).
+    validated_steps: tuple[int, ...] = ()
 
     def file(self, role: str) -> WeightFile:
         for f in self.files:
@@ -238,6 +242,11 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
         except ValueError as exc:
             raise WeightsError(f"{where}.{key}: {str(exc).split(' ', 1)[1]}") from None
         values[option] = float(value) if spec.kind is float else value
+    validated = raw.get("validated_steps", [])
+    if not isinstance(validated, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in validated
+    ):
+        raise WeightsError(f"{where}.validated_steps: must be a list of step counts >= 1")
     raw_files = _required(raw, "files", where)
     if not isinstance(raw_files, list):
         raise WeightsError(f"{where}.files: must be an array of tables ([[...files]])")
@@ -262,6 +271,7 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
         files=files,
         source=path,
         settings=MappingProxyType(values),
+        validated_steps=tuple(validated),
     )
 
 

@@ -54,6 +54,7 @@ class ResolvedModel:
     sources: Mapping[str, str]  # role -> path | bundled | cached | downloaded
     # Options the registry sets for the model beyond init and steps (RestoreConfig fields).
     settings: Mapping[str, Any] = field(default_factory=dict)
+    validated_steps: tuple[int, ...] = ()  # empty: any step count
 
     @property
     def combined(self) -> bool:
@@ -220,6 +221,7 @@ def _resolve_entry(entry: ModelEntry, *, offline: bool | None, force: bool) -> R
         files=MappingProxyType(files),
         sources=MappingProxyType(sources),
         settings=entry.settings,
+        validated_steps=entry.validated_steps,
     )
 
 
