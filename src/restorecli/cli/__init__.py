@@ -21,8 +21,7 @@ code  error                      meaning
 11    DeviceError                requested device or precision not available
 12    OutputFormatError          output extension names no format we write
 13    DiskFullError              no space left while writing (nothing is left behind)
-14    SettingError               a setting the model was not made for (e.g. --steps it was not
-                                 validated at)
+14    SettingError               a setting the model was not made for (unvalidated --steps)
 70    (internal)                 a bug: please report it with the --debug traceback
 141   (broken pipe)              standard output closed before the output was written
 130   (interrupted)              Ctrl-C; the file being written is discarded
