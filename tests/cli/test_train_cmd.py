@@ -234,3 +234,28 @@ def test_the_dark_prior_needs_a_context_branch(tmp_path: Path):
     )
     assert result.exit_code == 2, result.output
     assert "dark_prior needs" in result.output
+
+
+def test_snapshot_keeps_the_fp16_ema_with_config_and_metrics(tmp_path) -> None:
+    import torch
+    from safetensors import safe_open
+
+    from restorecli.cli import app
+    from restorecli.train.checkpoint import save_checkpoint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    model, ema = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    save_checkpoint(run / "checkpoint.safetensors", model=model, ema=ema, optimizer=opt,
+                    info={"step": 3})  # fmt: skip
+    (run / "config.json").write_text("{}")
+    (run / "metrics.jsonl").write_text('{"step": 3}\n')
+    result = CliRunner().invoke(app, ["train", "snapshot", str(run), "-o", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    snap = tmp_path / "s"
+    assert sorted(p.name for p in snap.iterdir()) == [
+        "checkpoint.safetensors", "config.json", "metrics.jsonl"
+    ]  # fmt: skip
+    with safe_open(str(snap / "checkpoint.safetensors"), framework="pt") as f:
+        assert sorted(f.keys()) == ["ema.bias", "ema.weight"]

@@ -178,3 +178,23 @@ def test_slim_checkpoint_drops_optimizer_state_and_still_resumes(tmp_path) -> No
     assert info["step"] == 7
     assert torch.equal(fresh.weight, model.weight) and torch.equal(fresh_ema.bias, ema.bias)
     assert fresh_opt.state_dict()["state"] == {}
+
+
+def test_a_compact_checkpoint_resumes_model_and_ema_from_the_fp16_ema(tmp_path) -> None:
+    from restorecli.train.checkpoint import compact_checkpoint
+
+    torch.manual_seed(0)
+    model, ema = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    full = tmp_path / "full.safetensors"
+    checkpoint.save_checkpoint(full, model=model, ema=ema, optimizer=opt, info={"step": 7})
+    compact = compact_checkpoint(full, tmp_path / "compact.safetensors")
+    with safe_open(str(compact), framework="pt") as f:
+        keys = list(f.keys())  # noqa: SIM118
+        assert all(k.startswith("ema.") for k in keys)
+        assert all(f.get_tensor(k).dtype == torch.float16 for k in keys)
+    fresh, fresh_ema = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    info = checkpoint.load_checkpoint(compact, model=fresh, ema=fresh_ema, optimizer=None)
+    assert info["step"] == 7
+    want = ema.weight.detach().half().float()
+    assert torch.equal(fresh.weight, want) and torch.equal(fresh_ema.weight, want)

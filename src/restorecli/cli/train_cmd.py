@@ -290,20 +290,21 @@ def snapshot_cmd(
     run: Path = typer.Argument(..., help="Run folder with checkpoint.safetensors."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the snapshot into."),
 ) -> None:
-    """Copy a run's progress without optimizer state: checkpoint, config and metrics.
+    """Copy a run's progress as small as it resumes: EMA weights in fp16, config, metrics.
 
-    Training resumes from the snapshot folder like from the run itself (pass it as --out).
+    Training resumes from the snapshot folder like from the run itself (pass it as --out): the
+    model and its EMA start from the snapshot's EMA weights, AdamW afresh.
     """
     import shutil
 
     from restorecli.errors import InputNotFoundError
-    from restorecli.train.checkpoint import slim_checkpoint
+    from restorecli.train.checkpoint import compact_checkpoint
 
     ckpt = run / "checkpoint.safetensors"
     if not ckpt.is_file():
         raise InputNotFoundError(f"no checkpoint.safetensors in {run}")
     out.mkdir(parents=True, exist_ok=True)
-    slim_checkpoint(ckpt, out / "checkpoint.safetensors")
+    compact_checkpoint(ckpt, out / "checkpoint.safetensors")
     for name in ("config.json", "metrics.jsonl"):
         if (run / name).is_file():
             shutil.copyfile(run / name, out / name)

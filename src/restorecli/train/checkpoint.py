@@ -92,6 +92,8 @@ def load_checkpoint(
         info = json.loads(meta["info"])
     except Exception as exc:  # safetensors raises several types for bad files
         raise WeightsError(f"{path}: not a restorecli training checkpoint ({exc})") from exc
+    if not groups["model"] and groups["ema"]:  # a compact snapshot: the run goes on from its EMA
+        groups["model"] = groups["ema"]
     try:
         model.load_state_dict(groups["model"])
         if ema is not None and groups["ema"]:
@@ -113,6 +115,30 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.lerp_(p.detach(), 1 - decay)
     for e, b in zip(ema.buffers(), model.buffers(), strict=True):
         e.copy_(b)
+
+
+def compact_checkpoint(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """Copy a checkpoint as its EMA weights in fp16 (about a quarter of a slim one).
+
+    The smallest file a finished run can be resumed from (``load_checkpoint`` starts both the
+    model and its EMA from these weights, AdamW afresh): what version control keeps of the runs
+    behind the shipped models.
+    """
+    dest = Path(dest)
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata() or {}
+        tensors = {}
+        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+            if key.startswith("ema."):
+                t = f.get_tensor(key)
+                tensors[key] = t.half() if t.is_floating_point() else t
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, str(tmp), metadata={"info": meta.get("info", "{}")})
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
 
 
 def slim_checkpoint(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
