@@ -190,7 +190,7 @@ def test_a_compact_checkpoint_resumes_model_and_ema_from_the_fp16_ema(tmp_path) 
     checkpoint.save_checkpoint(full, model=model, ema=ema, optimizer=opt, info={"step": 7})
     compact = compact_checkpoint(full, tmp_path / "compact.safetensors")
     with safe_open(str(compact), framework="pt") as f:
-        keys = list(f.keys())  # noqa: SIM118
+        keys = list(f.keys())
         assert all(k.startswith("ema.") for k in keys)
         assert all(f.get_tensor(k).dtype == torch.float16 for k in keys)
     fresh, fresh_ema = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
