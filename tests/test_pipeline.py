@@ -432,3 +432,21 @@ def test_a_step_count_the_model_was_not_validated_at_is_refused_with_the_reason(
         r.check_config({"steps"})
     r.config = replace(r.config, steps=1)
     r.check_config({"steps"})
+
+
+def test_integer_images_are_scaled_by_their_range_and_come_back_in_it(make_restorer) -> None:
+    r = make_restorer(init="ze", steps=1)
+    image = rand_image(20, 24)
+    want = r.restore_array(image)
+    for kind in (np.uint8, np.uint16):
+        peak = np.iinfo(kind).max
+        ints = np.rint(image * peak).astype(kind)
+        out = r.restore_array(ints)
+        assert out.dtype == kind and out.shape == ints.shape
+        expected = r.restore_array(ints.astype(np.float32) / peak)
+        np.testing.assert_array_equal(out, np.rint(expected * peak).astype(kind))
+        assert np.abs(out / peak - want).max() < 0.05  # the same picture, not a white one
+    with pytest.raises(ValueError, match="use restore_batch"):
+        r.restore_array(rand_frames(2, 8, 8))
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        r.restore_array(np.zeros((8, 8, 3), np.int32))

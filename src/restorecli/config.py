@@ -14,6 +14,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+# The restore tasks: their command names and what each removes (restorecli.degrade makes their
+# training data under the same names).
+TASKS: dict[str, str] = {
+    "derain": "Remove rain streaks from a photo or video.",
+    "dehaze": "Remove haze and fog from a photo or video.",
+    "desnow": "Remove falling snow from a photo or video.",
+    "deraindrop": "Remove raindrops on the lens or window from a photo or video.",
+    "denoise": "Remove sensor noise from a photo or video.",
+    "deblur": "Remove motion and focus blur from a photo or video.",
+}
+
 
 @dataclass(frozen=True)
 class InitState:
@@ -228,6 +239,7 @@ __all__ = [
     "INIT_MODES",
     "INIT_STATES",
     "REQUANTIZE_MODES",
+    "TASKS",
     "InitState",
     "Option",
     "RestoreConfig",

@@ -224,13 +224,30 @@ class Restorer:
             self._smoother = None
 
     def restore_array(self, image: np.ndarray, *, callback: Callback | None = None) -> np.ndarray:
-        """One H x W x 3 float32 RGB image in [0, 1] -> the restored image, same shape."""
+        """One H x W x 3 RGB image -> the restored image, same shape and dtype.
+
+        Floats are in [0, 1]; uint8 and uint16 (``np.asarray(Image.open(f))``) are scaled by
+        their range and come back in it. For N x H x W x 3 frames use :meth:`restore_batch`.
+        """
+        if image.ndim != 3 or image.shape[-1] != 3:
+            raise ValueError(
+                f"expected one H x W x 3 RGB image, got shape {image.shape}"
+                + (" (frames: use restore_batch)" if image.ndim == 4 else "")
+            )
         return self.restore_batch(image[None], callback=callback)[0]
 
     def restore_batch(self, frames: np.ndarray, *, callback: Callback | None = None) -> np.ndarray:
-        """N x H x W x 3 float32 RGB frames in [0, 1] -> restored frames, same shape and dtype."""
+        """N x H x W x 3 RGB frames -> restored frames, same shape and dtype (floats in [0, 1];
+        uint8 and uint16 scaled by their range, as :meth:`restore_array`)."""
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected N x H x W x 3 frames, got shape {frames.shape}")
+        kind = frames.dtype
+        if kind in (np.uint8, np.uint16):
+            peak = float(np.iinfo(kind).max)
+            out = self.restore_batch(frames.astype(np.float32) / peak, callback=callback)
+            return np.rint(out * peak).astype(kind)
+        if not np.issubdtype(kind, np.floating):
+            raise ValueError(f"frames must be float in [0, 1], uint8 or uint16, not {kind}")
         out = np.empty_like(frames, dtype=np.float32)
         bs = self.config.batch_size
         for start in range(0, frames.shape[0], bs):

@@ -199,3 +199,21 @@ def test_bad_role_is_a_usage_error(capsys, setup):
     registry, _ = setup
     code, _, err = run(capsys, "models", "path", NAME, "--role", "vae", "--registry", str(registry))
     assert code == 2 and "--role" in err
+
+
+def test_path_of_a_task_without_weights_says_the_task_has_none(capsys, setup) -> None:
+    registry, _ = setup
+    code, _, err = run(capsys, "models", "path", "desnow", "--registry", str(registry))
+    assert code == 10
+    assert "no weights are registered for task 'desnow'" in err and "unknown model" not in err
+
+
+def test_verify_of_a_damaged_bundled_file_does_not_suggest_a_download(capsys, setup, tmp_path):
+    registry, _ = setup
+    blob = tmp_path / "w" / "denoiser.safetensors"
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    code, _, err = run(capsys, "models", "verify", "dehaze-bundled", "--registry", str(registry))
+    assert code == 9
+    assert "--force" not in err and "reinstall restorecli" in err

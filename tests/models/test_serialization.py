@@ -219,3 +219,30 @@ def test_foreign_or_inconsistent_files_are_weights_errors(case: str, tmp_path: P
     path = resave(src, tmp_path / "broken.safetensors", **BROKEN[case](src))
     with pytest.raises(WeightsError):
         load_model(path)
+
+
+def test_damaged_tensor_data_behind_an_intact_header_is_a_weights_error(tmp_path) -> None:
+    import struct
+
+    from restorecli.errors import WeightsError
+    from restorecli.models import LatentUNet, UNetConfig, load_model, save_model
+
+    path = save_model(LatentUNet(UNetConfig(channels=8, channel_mults=(1,), emb_dim=16)),
+                      tmp_path / "d.safetensors")  # fmt: skip
+    data = bytearray(path.read_bytes())
+    (header_len,) = struct.unpack("<Q", data[:8])
+    start = 8 + header_len
+    data[start : start + 64] = b"\xff" * 64  # float32 NaNs where the weights begin
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="NaN or infinite values; the file is damaged"):
+        load_model(path)
+
+
+def test_a_file_of_another_kind_is_named_with_its_article(tmp_path) -> None:
+    from restorecli.errors import WeightsError
+    from restorecli.models import LatentUNet, UNetConfig, load_model, save_model
+
+    path = save_model(LatentUNet(UNetConfig(channels=8, channel_mults=(1,), emb_dim=16)),
+                      tmp_path / "d.safetensors")  # fmt: skip
+    with pytest.raises(WeightsError, match="holds a denoiser, expected an autoencoder"):
+        load_model(path, kind="autoencoder")

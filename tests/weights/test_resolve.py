@@ -48,7 +48,7 @@ def test_corrupt_bundled_file_is_refused(tmp_path):
     data = bytearray(target.read_bytes())
     data[-1] ^= 0xFF
     target.write_bytes(bytes(data))
-    with pytest.raises(WeightsError, match=r"does not match weights\.toml.*reinstall"):
+    with pytest.raises(WeightsError, match=r"does not match weights\.toml.*correct its entry in"):
         resolve("derain-bundled", registry=registry)
 
 
@@ -57,7 +57,7 @@ def test_missing_bundled_file_without_hub_fallback(tmp_path):
     (tmp_path / "weights" / "denoiser.safetensors").unlink()
     entry = load_registry(registry).get("derain-bundled")
     assert locate(entry.file("denoiser")).state == "missing"
-    with pytest.raises(WeightsError, match="missing from this installation"):
+    with pytest.raises(WeightsError, match="is missing; put the right file there or correct"):
         resolve("derain-bundled", registry=registry)
 
 
@@ -112,3 +112,14 @@ def test_bare_name_of_an_existing_file_is_a_path(tmp_path, monkeypatch):
     for seed, role in enumerate(("autoencoder", "denoiser")):
         (Path("local") / f"{role}.safetensors").write_bytes(tiny_safetensors(seed))
     assert resolve("local").sources["autoencoder"] == "path"
+
+
+def test_a_damaged_file_of_the_shipped_registry_asks_for_a_reinstall(tmp_path, monkeypatch):
+    import importlib
+
+    resolve_mod = importlib.import_module("restorecli.weights.resolve")
+    registry = bundled_registry(tmp_path)
+    monkeypatch.setattr(resolve_mod, "builtin_registry_path", lambda: registry)
+    (tmp_path / "weights" / "denoiser.safetensors").unlink()
+    with pytest.raises(WeightsError, match="is missing; reinstall restorecli"):
+        resolve("derain-bundled", registry=registry)

@@ -19,7 +19,7 @@ from restorecli.cli.eval_cmd import (
     load_model,
     start_command,
 )
-from restorecli.cli.restore_cmd import TASKS
+from restorecli.config import TASKS
 
 
 def bench_command(

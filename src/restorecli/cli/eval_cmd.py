@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from restorecli.cli.declared import sweep_parameters, with_parameters
-from restorecli.cli.restore_cmd import TASKS
+from restorecli.config import TASKS
 
 EVAL_PANEL = "Evaluate"
 SWEEP_PANEL = "Settings (comma lists are swept)"

@@ -180,6 +180,7 @@ def verify_cmd(
     for column in ("Name", "File", "Where", "Result"):
         table.add_column(column, overflow="fold")
     bad: list[str] = []
+    bundled_only = True
     for entry in entries:
         for f, loc, check in verify_entry(entry):
             if check is None:
@@ -189,13 +190,16 @@ def verify_cmd(
             else:
                 result = f"MISMATCH: {check.problem()}"
                 bad.append(f"{entry.name} {f.role} ({loc.path})")
+                bundled_only = bundled_only and loc.state == "bundled"
             table.add_row(entry.name, f"{f.role}: {f.filename}", loc.state, result)
     _out().print(table)
     if bad:
-        hint = f"restore models download {entries[0].name if name else 'NAME'} --force"
-        raise WeightsError(
-            f"{len(bad)} file(s) failed verification: {'; '.join(bad)}; run `{hint}` or delete them"
-        )
+        if bundled_only:  # shipped inside the package: no download replaces them
+            fix = "reinstall restorecli (or correct the registry entry that names them)"
+        else:
+            hint = f"restore models download {entries[0].name if name else 'NAME'} --force"
+            fix = f"run `{hint}` or delete them"
+        raise WeightsError(f"{len(bad)} file(s) failed verification: {'; '.join(bad)}; {fix}")
 
 
 @models_app.command("path")

@@ -24,16 +24,9 @@ from typing import Annotated, Any
 import typer
 
 from restorecli.cli.declared import config_parameters, config_values, value_of, with_parameters
+from restorecli.config import TASKS
 from restorecli.errors import EXIT_FAILURES
 
-TASKS: dict[str, str] = {
-    "derain": "Remove rain streaks from a photo or video.",
-    "dehaze": "Remove haze and fog from a photo or video.",
-    "desnow": "Remove falling snow from a photo or video.",
-    "deraindrop": "Remove raindrops on the lens or window from a photo or video.",
-    "denoise": "Remove sensor noise from a photo or video.",
-    "deblur": "Remove motion and focus blur from a photo or video.",
-}
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
 PANEL = "Restore"
 MODEL_PANEL = "Model and sampling"

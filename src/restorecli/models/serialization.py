@@ -90,7 +90,11 @@ def load_model(
     """Build the model described by the file's metadata and load its tensors (eval mode)."""
     meta = read_metadata(path)
     if kind is not None and meta["restorecli.kind"] != kind:
-        raise WeightsError(f"{path}: holds a {meta['restorecli.kind']}, expected a {kind}")
+        article = "an" if kind[0] in "aeiou" else "a"
+        held = meta["restorecli.kind"]
+        raise WeightsError(
+            f"{path}: holds {'an' if held[0] in 'aeiou' else 'a'} {held}, expected {article} {kind}"
+        )
     model_cls, config_cls = MODEL_CLASSES[meta["restorecli.kind"]]
     try:
         model = model_cls(config_cls(**json.loads(meta["restorecli.config"])))
@@ -98,10 +102,21 @@ def load_model(
         # Missing or foreign config, or values no model can be built from.
         raise WeightsError(f"{path}: config in metadata does not match this version") from exc
     state = {}
-    with safe_open(str(path), framework="pt") as f:
-        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-            tensor = f.get_tensor(key)
-            state[key] = tensor.float() if tensor.is_floating_point() else tensor
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                tensor = f.get_tensor(key)
+                state[key] = tensor.float() if tensor.is_floating_point() else tensor
+    except Exception as exc:  # safetensors raises several types for damaged data
+        raise WeightsError(
+            f"{path}: its tensor data cannot be read ({exc}); the file is damaged"
+        ) from exc
+    for key, tensor in state.items():
+        # Flipped bytes that still parse show up as NaN or infinity, later as odd errors.
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(
+                f"{path}: tensor {key} holds NaN or infinite values; the file is damaged"
+            )
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatch: the tensors disagree with the metadata config

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from restorecli.config import TASKS
 from restorecli.errors import WeightsError
 from restorecli.weights import hub
 from restorecli.weights.registry import (
@@ -29,6 +30,7 @@ from restorecli.weights.registry import (
     ModelEntry,
     Registry,
     WeightFile,
+    builtin_registry_path,
     load_registry,
 )
 from restorecli.weights.verify import FileCheck, check_file
@@ -90,8 +92,8 @@ def model_entry(name_or_task: str, *, registry: RegistryLike = None) -> ModelEnt
     reg = get_registry(registry)
     if name_or_task in reg.models:
         return reg.models[name_or_task]
-    if name_or_task in reg.tasks():
-        return reg.models[reg.default_for(name_or_task)]
+    if name_or_task in reg.tasks() or name_or_task in TASKS:
+        return reg.models[reg.default_for(name_or_task)]  # a task without weights says so
     return reg.get(name_or_task)  # raises, naming the known models
 
 
@@ -232,8 +234,7 @@ def _obtain(
         return f.bundled, BUNDLED
     if not f.on_hub:
         raise WeightsError(
-            f"{entry.name}: the bundled {f.role} file {f.bundled} is missing from this "
-            "installation; reinstall restorecli"
+            f"{entry.name}: the bundled {f.role} file {f.bundled} is missing{_fix(entry)}"
         )
     if not force:
         cached = hub.cached_path(f)
@@ -269,4 +270,11 @@ def _verify(entry: ModelEntry, f: WeightFile, path: Path, source: str) -> None:
             f"{what} ({check.problem()}); it is corrupt or was modified: run `restore models "
             f"download {entry.name} --force` to fetch it again, or delete it"
         )
-    raise WeightsError(f"{what} ({check.problem()}); reinstall restorecli")
+    raise WeightsError(f"{what} ({check.problem()}){_fix(entry)}")
+
+
+def _fix(entry: ModelEntry) -> str:
+    """How to repair a bundled file: the package's own, or the user registry's."""
+    if entry.source == builtin_registry_path().resolve():
+        return "; reinstall restorecli"
+    return f"; put the right file there or correct its entry in {entry.source}"
