@@ -55,6 +55,9 @@ class FakeConfig:
 class FakeRestorer:
     """Stands in for restorecli.pipeline.Restorer: inverts the image."""
 
+    task: str | None = None  # as the real one: None when the model's task is unknown
+    name: str | None = None
+
     def check_config(self, given=()) -> None:
         """The real one refuses options the model lacks parts for; the fake has them all."""
 

@@ -41,6 +41,9 @@ class FakeConfig:
 
 
 class FakeRestorer:
+    task: str | None = None  # as the real one: None when the model's task is unknown
+    name: str | None = None
+
     def check_config(self, given=()) -> None:
         """The real one refuses options the model lacks parts for; the fake has them all."""
 
@@ -558,3 +561,28 @@ def test_a_setting_the_model_refuses_is_a_one_line_usage_error(runner, fake, tmp
     assert result.exit_code == 14
     assert "restore: error: --steps 4: m was validated at 1 step(s) only" in result.stderr
     assert names(tmp_path) == ["in.png"]
+
+
+def test_json_summary_of_a_failed_file(runner, fake, tmp_path) -> None:
+    missing = tmp_path / "nope.png"
+    result = runner.invoke(app, ["derain", str(missing), "--json"])
+    assert result.exit_code == 3
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed" and summary["exit_code"] == 3
+    assert summary["input"] == str(missing) and "nope.png" in summary["message"]
+    assert "restore: error:" in result.stderr  # the one-line error as always
+
+
+def test_a_model_of_another_task_is_named_in_a_note(runner, fake, tmp_path) -> None:
+    src = write_png(tmp_path / "in.png")
+
+    def other(r):
+        r.task, r.name = "dehaze", "dehaze-cheb"
+
+    fake.on_load = other
+    result = runner.invoke(app, ["derain", str(src), "--weights", "dehaze-cheb"])
+    assert result.exit_code == 0
+    assert "dehaze-cheb was trained for dehaze, not derain" in " ".join(result.stderr.split())
+    fake.on_load = None
+    quiet = runner.invoke(app, ["derain", str(src), "-o", str(tmp_path / "b.png")])
+    assert "trained for" not in quiet.stderr

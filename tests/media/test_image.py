@@ -333,3 +333,16 @@ def test_cmyk_jpeg_is_converted_to_rgb_without_its_cmyk_profile(tmp_path: Path) 
     assert data.rgb[0, 0, 0] > 0.9 and data.rgb[0, 0, 1] < 0.1  # red
     _, back = roundtrip(src, tmp_path / "o.jpg")
     assert back.mode == "RGB" and "icc_profile" not in back.info
+
+
+def test_png_is_written_at_the_fast_zlib_level() -> None:
+    from restorecli.media.image import PNG_COMPRESSION
+
+    rgb = RNG.random((40, 50, 3), dtype=np.float32)
+    data = ImageData(rgb=rgb)
+    pixels = np.rint(rgb * 255).astype(np.uint8)
+    for level, same in ((PNG_COMPRESSION, True), (9, False)):
+        ref = io.BytesIO()
+        Image.fromarray(pixels).save(ref, format="PNG", compress_level=level)
+        assert (encode_image(data, "PNG") == ref.getvalue()) == same
+    assert PNG_COMPRESSION == 1

@@ -25,7 +25,7 @@ import typer
 
 from restorecli.cli.declared import config_parameters, config_values, value_of, with_parameters
 from restorecli.config import TASKS
-from restorecli.errors import EXIT_FAILURES
+from restorecli.errors import EXIT_FAILURES, RestoreError
 
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
 PANEL = "Restore"
@@ -249,7 +249,7 @@ def _load(task: str, run: RunOptions, reporter: Any) -> Any:
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     with reporter.status(f"loading the {task} model"):
-        return load_restorer(
+        restorer = load_restorer(
             run.weights,
             task=task,
             overrides=overrides,
@@ -257,6 +257,12 @@ def _load(task: str, run: RunOptions, reporter: Any) -> Any:
             precision=run.precision,
             offline=run.offline or None,
         )
+    if restorer.task is not None and restorer.task != task:  # e.g. --weights dehaze-cheb
+        reporter.note(
+            f"{restorer.name or run.weights} was trained for {restorer.task}, not {task}: "
+            f"it will remove what a {restorer.task} model removes"
+        )
+    return restorer
 
 
 def _set_debug(ctx: typer.Context, debug: bool) -> None:
@@ -337,6 +343,22 @@ def restore_one(
         )
 
 
+def _print_failure_json(task: str, input_arg: str, output_arg: str | None, exc: RestoreError) -> None:
+    """The --json summary of a single file that failed (FileResult's fields)."""
+    from restorecli.batch import FAILED, FileResult
+    from restorecli.paths import output_is_stdout
+
+    result = FileResult(
+        input=input_arg,
+        output=output_arg,
+        status=FAILED,
+        message=" ".join(str(exc).split()),
+        exit_code=exc.exit_code,
+    )
+    summary = {"task": task, **result.to_dict()}
+    typer.echo(json.dumps(summary), err=output_is_stdout(input_arg, output_arg))
+
+
 def _make_task_command(task: str) -> Callable[..., None]:
     def command(
         ctx: typer.Context,
@@ -359,7 +381,12 @@ def _make_task_command(task: str) -> Callable[..., None]:
         _set_debug(ctx, run.debug)
         if suffix == "" and output is None:
             raise typer.BadParameter("an empty suffix would name the input", param_hint="--suffix")
-        restore_one(task, input, output, run, suffix=suffix)
+        try:
+            restore_one(task, input, output, run, suffix=suffix)
+        except RestoreError as exc:
+            if run.as_json:  # a script reading the summary learns of the failure there too
+                _print_failure_json(task, input, output, exc)
+            raise
 
     command.__name__ = f"{task}_command"
     command.__doc__ = (
