@@ -89,3 +89,22 @@ def test_inconsistent_options_fail_before_loading(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("restorecli.batch.load_restorer", no_load)
     result = run("--sizes", "16", "--steps", "1", "--tile", "32", "--offline")
     assert result.exit_code == 2 and "--tile must be 0 (off) or >= 64" in result.output
+
+
+def test_fidelity_weights_are_timed_in_one_run(make_tiny_models, tmp_path: Path) -> None:
+    from restorecli.models.fidelity import FidelityConfig, FidelityNet
+    from restorecli.pipeline import save_pretrained_folder
+
+    ae, unet = make_tiny_models()
+    fid = FidelityNet(FidelityConfig(ae.config.channels, ae.config.half_channels, 8))
+    folder = save_pretrained_folder(tmp_path / "w", ae, unet, fidelity=fid)
+    out = tmp_path / "b.json"
+    result = run(
+        "--weights", str(folder), "--device", "cpu", "--sizes", "16", "--steps", "1",
+        "--repeats", "1", "--frames", "0", "--fidelity", "0,1", "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [r["fidelity"] for r in json.loads(out.read_text())["rows"]] == [0.0, 1.0]
+    assert "fidelity" in result.stdout
+    nothing = run("--weights", str(tmp_path / "w"), "--fidelity", "2", "--sizes", "16")
+    assert nothing.exit_code == 2

@@ -58,6 +58,15 @@ def bench_command(
         str | None,
         typer.Option("--init", show_default=False, help="Initial state (default: the model's)."),
     ] = None,
+    fidelity: Annotated[
+        str | None,
+        typer.Option(
+            "--fidelity",
+            show_default=False,
+            help="Fidelity-path weights, comma-separated, timed in the same run, e.g. 0,1 "
+            "(default: the model's).",
+        ),
+    ] = None,
     tile: Annotated[
         int | None,
         typer.Option("--tile", min=0, show_default=False, help="Tile size, 0 = off (default 512)."),
@@ -105,6 +114,7 @@ def bench_command(
     try:
         step_list = parse_values("steps", steps) or []
         init_mode = (parse_values("init", init) or [None])[0] if init else None
+        fidelities = parse_values("fidelity", fidelity) or [None]
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if not size_list:
@@ -133,6 +143,7 @@ def bench_command(
         precision=precision,
         offline=offline,
         quiet=quiet,
+        fidelities=fidelities,
     )
     result["command"] = _command(ctx)
     if json_path is not None:
@@ -159,8 +170,12 @@ def run_bench(
     precision: str,
     offline: bool,
     quiet: bool,
+    fidelities: list[float | None] | None = None,
 ) -> dict[str, Any]:
-    """Load the model, time it, and return a JSON-ready dict (environment, config, rows)."""
+    """Load the model, time it, and return a JSON-ready dict (environment, config, rows).
+
+    Each of ``fidelities`` (None: the model's own) is timed in turn on the same loaded model.
+    """
     from restorecli.batch import check_overrides
     from restorecli.cli.console import stderr_console
     from restorecli.evaluate.provenance import weights_info_or_error
@@ -181,14 +196,22 @@ def run_bench(
         overrides=overrides,
     )
     info = weights_info_or_error(weights, task)
-    rows = bench(
-        restorer,
-        sizes=sizes,
-        steps=steps,
-        repeats=repeats,
-        frames=frames,
-        progress=lambda what: err.print(f"timing {what}", markup=False),
-    )
+    rows = []
+    base = restorer.config
+    for weight in fidelities or [None]:
+        if weight is not None:
+            restorer.config = dataclasses.replace(base, fidelity=weight)
+            restorer.check_config({"fidelity"})
+        for row in bench(
+            restorer,
+            sizes=sizes,
+            steps=steps,
+            repeats=repeats,
+            frames=frames,
+            progress=lambda what: err.print(f"timing {what}", markup=False),
+        ):
+            rows.append({**row.as_dict(), "fidelity": restorer.config.fidelity})
+    restorer.config = base
     return {
         "task": task,
         "weights": info,
@@ -196,7 +219,7 @@ def run_bench(
         "config": dataclasses.asdict(restorer.config),
         "precision": precision,
         "repeats": repeats,
-        "rows": [r.as_dict() for r in rows],
+        "rows": rows,
     }
 
 

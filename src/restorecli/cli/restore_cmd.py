@@ -343,7 +343,9 @@ def restore_one(
         )
 
 
-def _print_failure_json(task: str, input_arg: str, output_arg: str | None, exc: RestoreError) -> None:
+def _print_failure_json(
+    task: str, input_arg: str, output_arg: str | None, exc: RestoreError
+) -> None:
     """The --json summary of a single file that failed (FileResult's fields)."""
     from restorecli.batch import FAILED, FileResult
     from restorecli.paths import output_is_stdout

@@ -194,8 +194,10 @@ def bench_table(result: dict[str, Any]) -> Any:
     """Terminal/Markdown table of a bench result: ``{"environment": ..., "rows": [...]}``."""
     from restorecli.evaluate.tables import Table
 
+    fidelity = len({r.get("fidelity") for r in result["rows"]}) > 1
     header = [
         "size",
+        *(["fidelity"] if fidelity else []),
         "steps",
         "images/s",
         "frames/s",
@@ -209,6 +211,7 @@ def bench_table(result: dict[str, Any]) -> Any:
     for r in result["rows"]:
         row = [
             f"{r['width']}x{r['height']}",
+            *([r.get("fidelity")] if fidelity else []),
             r["steps"],
             r["images_per_s"],
             r["frames_per_s"],
