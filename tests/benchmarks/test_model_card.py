@@ -58,9 +58,18 @@ def test_card_block_is_measured_and_the_prose_kept(
     (ae_row,) = [x for x in lines if x.startswith("| autoencoder alone")]
     assert "| rain | 2 |" in ae_row and "--autoencoder-only" in ae_row
     rain_rows = [x for x in lines if x.startswith("| derain, Rain100H")]
-    assert len(rain_rows) == 2 and "--weights rain-zq" in rain_rows[1]
-    assert "(comparison)" in rain_rows[1] and "(comparison)" not in rain_rows[0]
-    (haze_row,) = [x for x in lines if x.startswith("| dehaze, hazed Kodak24")]
+    assert len(rain_rows) == 3 and "--weights rain-zq" in rain_rows[2]
+    assert "(comparison)" in rain_rows[2] and "(comparison)" not in rain_rows[0]
+    # The default model also in the paper's setting, beside it and not held to the floor.
+    assert (
+        "rain, paper's pipeline" in rain_rows[1]
+        and "--fidelity 0 --requantize hard" in rain_rows[1]
+    )
+    assert "| - | - |" in rain_rows[1]
+    haze_row, haze_paper = [x for x in lines if x.startswith("| dehaze, hazed Kodak24")]
     assert "restore eval --task dehaze HAZY" in haze_row
+    clean_rows = [x for x in lines if "clean Kodak24 (no harm)" in x]
+    assert len(clean_rows) == 4  # derain and dehaze, default and the paper's pipeline
+    assert "restore eval --task derain CLEAN" in clean_rows[0] and ">= 35 dB" in clean_rows[0]
     # Tiny random weights cannot restore anything: the floors are reported as missed.
     assert "**no**" in rain_rows[0] and "**no**" in haze_row
