@@ -68,6 +68,7 @@ def test_card_block_is_measured_and_the_prose_kept(
     assert "| - | - |" in rain_rows[1]
     haze_row, haze_paper = [x for x in lines if x.startswith("| dehaze, hazed Kodak24")]
     assert "restore eval --task dehaze HAZY" in haze_row
+    assert "--fidelity 0 --requantize hard" in haze_paper
     clean_rows = [x for x in lines if "clean Kodak24 (no harm)" in x]
     assert len(clean_rows) == 4  # derain and dehaze, default and the paper's pipeline
     assert "restore eval --task derain CLEAN" in clean_rows[0] and ">= 35 dB" in clean_rows[0]
