@@ -450,3 +450,23 @@ def test_integer_images_are_scaled_by_their_range_and_come_back_in_it(make_resto
         r.restore_array(rand_frames(2, 8, 8))
     with pytest.raises(ValueError, match="uint8 or uint16"):
         r.restore_array(np.zeros((8, 8, 3), np.int32))
+
+
+def test_tiles_agree_with_the_whole_frame_with_a_fidelity_context(make_tiny_models) -> None:
+    from restorecli.models.fidelity import FidelityConfig, FidelityNet
+
+    ae, unet = make_tiny_models(levels=1)
+    torch.manual_seed(3)
+    fid = FidelityNet(FidelityConfig(ae.config.channels, ae.config.half_channels, 8, context=8))
+    with torch.no_grad():
+        for p in fid.parameters():
+            p.normal_(0, 0.2)
+    image = rand_image(300, 330)
+    outs = []
+    for tile in (0, 256):
+        cfg = RestoreConfig(init="ze", steps=1, tile=tile, tile_overlap=128)
+        outs.append(Restorer(ae, unet, config=cfg, device="cpu", fidelity=fid).restore_array(image))
+    assert np.abs(outs[0] - outs[1]).max() < 1e-3
+    off = replace(RestoreConfig(init="ze", steps=1), fidelity=0.0)
+    plain = Restorer(ae, unet, config=off, device="cpu", fidelity=fid)
+    assert plain.fidelity_context(torch.zeros(1, 3, 32, 32)) is None  # off: not computed

@@ -303,11 +303,12 @@ class Restorer:
         noise = self.frame_noise(b, hp, wp, seed=None if seed is None else seed + seed_offset)
         s = self.autoencoder.stride
         context = self.frame_context(xp[..., :h, :w], (hp // s, wp // s))
+        head = self.fidelity_context(xp[..., :h, :w], (hp // s, wp // s))
         size = self.config.tile
         if not size or (hp <= size and wp <= size):
-            out = self._restore_padded(xp, noise, callback, context=context)
+            out = self._restore_padded(xp, noise, callback, context=context, head=head)
         else:
-            out = self._restore_tiled(xp, noise, size, callback, context=context)
+            out = self._restore_tiled(xp, noise, size, callback, context=context, head=head)
         del xp, noise  # full-frame buffers: free them before the output conversion
         # In place: a new frame-sized tensor per operation adds up on large images.
         out = out[..., :h, :w].clamp_(-1, 1).add_(1).div_(2)
@@ -320,6 +321,7 @@ class Restorer:
         size: int,
         callback: Callback | None,
         context: Context | None = None,
+        head: Context | None = None,
     ) -> torch.Tensor:
         b, _, hp, wp = xp.shape
         overlap = self.config.tile_overlap
@@ -334,7 +336,8 @@ class Restorer:
             ly0, ly1, lx0, lx1 = t.y0 // s, t.y1 // s, t.x0 // s, t.x1 // s
             tile_noise = noise[..., ly0:ly1, lx0:lx1]
             tile_context = None if context is None else context.crop(ly0, ly1, lx0, lx1)
-            out = self._restore_padded(crop, tile_noise, None, context=tile_context)
+            tile_head = None if head is None else head.crop(ly0, ly1, lx0, lx1)
+            out = self._restore_padded(crop, tile_noise, None, context=tile_context, head=tile_head)
             wgt = tile_weight(t, grid, self.device)
             acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wgt
             weight[..., t.y0 : t.y1, t.x0 : t.x1] += wgt
@@ -348,13 +351,15 @@ class Restorer:
         noise: torch.Tensor,
         callback: Callback | None,
         context: Context | None = None,
+        head: Context | None = None,
     ) -> torch.Tensor:
-        """The whole chain on one padded batch (a frame or a tile), in [-1, 1]."""
+        """The whole chain on one padded batch (a frame or a tile), in [-1, 1]; ``context``
+        and ``head``: the denoiser's and the fidelity path's views of the whole frame."""
         features, indices = self.encode_features(xp)
         y0 = self.initial_state(features.z_e, indices)
         z0 = self.sample(y0, noise, callback=callback, context=context)
         z, _ = self.requantize(z0)
-        return self.decode(z, degraded=(features, xp))
+        return self.decode(z, degraded=(features, xp), context=head)
 
     # --- the chain's steps (public so evaluation tools can inspect the latents) ---------------
 
@@ -405,6 +410,19 @@ class Restorer:
                 frames.to(self.dtype), latent_hw, stride=self.autoencoder.stride
             )
 
+    def fidelity_context(
+        self, frames: torch.Tensor, latent_hw: tuple[int, int] | None = None
+    ) -> Context | None:
+        """The fidelity path's view of whole frames in [-1, 1] (None if it takes none, or it
+        is off); ``latent_hw`` as in :meth:`frame_context`."""
+        fid = self.fidelity
+        if fid is None or not fid.uses_context or self.config.fidelity == 0:
+            return None
+        with self._stage("encode"):
+            return fid.encode_context(
+                frames.to(self.dtype), latent_hw, stride=self.autoencoder.stride
+            )
+
     def sample(
         self,
         y0: torch.Tensor,
@@ -443,6 +461,7 @@ class Restorer:
         self,
         z: torch.Tensor,
         degraded: tuple[EncoderFeatures, torch.Tensor] | None = None,
+        context: Context | None = None,
     ) -> torch.Tensor:
         """Latents -> padded image batch in [-1, 1] (float32, not clamped). With ``degraded``
         (the encoder's features of the degraded batch and the batch itself) and a fidelity
@@ -453,7 +472,9 @@ class Restorer:
                 return self.autoencoder.decode(z).float()
             features, xp = degraded
             decoder = self.autoencoder.decoder
-            return self.fidelity.decode(decoder, z, features, xp.to(z.dtype), weight).float()
+            return self.fidelity.decode(
+                decoder, z, features, xp.to(z.dtype), weight, context=context
+            ).float()
 
     # --- helpers -----------------------------------------------------------------------------
 

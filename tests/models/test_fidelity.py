@@ -82,3 +82,25 @@ def test_the_output_depends_on_a_bounded_neighbourhood(make_tiny_models) -> None
     x2[..., 120:, 120:] = 0
     moved = net.decode(ae.decoder, z, ae.features(x2), x2)
     assert torch.equal(moved[..., :32, :32], base[..., :32, :32])
+
+
+def test_a_frame_context_is_silent_until_trained_and_needed_once_trained(make_tiny_models):
+    ae, net = _tiny(make_tiny_models)
+    cfg = net.config
+    grown = FidelityNet(FidelityConfig(cfg.channels, cfg.half_channels, 8, context=8))
+    state = grown.state_dict()
+    for name, tensor in net.state_dict().items():  # the old weights, zeros for the new inputs
+        if state[name].shape == tensor.shape:
+            state[name] = tensor
+        else:
+            state[name] = torch.zeros_like(state[name])
+            state[name][:, : tensor.shape[1]] = tensor
+    grown.load_state_dict(state)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    z = ae.quantize(ae.encode(x))[0]
+    context = grown.encode_context(x)
+    assert context.grid is not None and context.grid.shape[-2:] == z.shape[-2:]
+    out = grown.decode(ae.decoder, z, ae.features(x), x, context=context)
+    torch.testing.assert_close(out, net.decode(ae.decoder, z, ae.features(x), x))
+    with pytest.raises(ValueError, match="needs the frame context"):
+        grown.decode(ae.decoder, z, ae.features(x), x)

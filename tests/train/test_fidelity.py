@@ -118,3 +118,19 @@ def test_log_mse_is_the_mean_log_of_each_crops_error() -> None:
     pred = torch.stack([torch.full((3, 4, 4), 0.1), torch.full((3, 4, 4), 0.01)])
     want = (np.log(0.01 + 1e-5) + np.log(1e-4 + 1e-5)) / 2
     assert float(log_mse(pred, target, 1e-5)) == pytest.approx(want, rel=1e-5)
+
+
+def test_a_run_with_a_frame_context_starts_from_a_run_without(photos, frozen_files, tmp_path):
+    from restorecli.train.fidelity import FidelityBundle, start_from
+
+    first = train_fidelity(_config(photos, tmp_path / "a", frozen_files, steps=2))
+    grown = FidelityConfig(channels=8, half_channels=8, head_channels=8, context=8)
+    model = FidelityBundle(grown, VRConfig(neighbours=4, channels=8, blocks=1))
+    fresh = start_from(model, first)
+    assert fresh and all(name.startswith("fidelity.frame_context.") for name in fresh)
+    ckpt = train_fidelity(
+        _config(photos, tmp_path / "b", frozen_files, model=grown, init_weights=str(first))
+    )
+    assert ckpt.is_file()
+    (val,) = [r for r in _records(tmp_path / "b") if "val_psnr" in r]
+    assert np.isfinite(val["val_fid_dehaze_s0.8"])

@@ -66,6 +66,9 @@ class FidelityTrainConfig:
     model: FidelityConfig = field(default_factory=FidelityConfig)
     vr: VRConfig = field(default_factory=VRConfig)
     vr_weight: float = 1.0
+    # A checkpoint of an earlier fidelity run to start from (its EMA weights); layers that
+    # grew input channels (a frame context added) keep the old ones and start the new at zero.
+    init_weights: str | None = None
     lr: float = 5e-4
     ema_decay: float = 0.999
     log_every: int = 25
@@ -221,10 +224,13 @@ def validate(
             feats, z0 = chains[task](degraded, views, origins)
             z_q = hard_requantize(ae, z0)
             z_vr = bundle.vr(z0, ae.codebook)
+            head = None
+            if cfg.model.context:
+                head = bundle.fidelity.encode_context(views, z_q.shape[-2:], origin=origins)
             decoded = {
                 "plain": ae.decode(z_q),
-                "fid": bundle.fidelity.decode(ae.decoder, z_q, feats, degraded),
-                "fidvr": bundle.fidelity.decode(ae.decoder, z_vr, feats, degraded),
+                "fid": bundle.fidelity.decode(ae.decoder, z_q, feats, degraded, context=head),
+                "fidvr": bundle.fidelity.decode(ae.decoder, z_vr, feats, degraded, context=head),
                 "input": degraded,
             }
             tag = f"{task}_s{severity:g}"
@@ -244,7 +250,11 @@ def train_fidelity(cfg: FidelityTrainConfig, *, resume: bool = True) -> Path:
     train_set = PhotoCrops(cfg.data, "train", cfg.crop)
     sets = validation_sets(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
     run.console.log(f"{len(train_set.paths)} training photos; tasks {', '.join(cfg.tasks)}")
-    bundle = run.attach(FidelityBundle(cfg.model, cfg.vr), resume=resume)
+    model = FidelityBundle(cfg.model, cfg.vr)
+    if cfg.init_weights:  # a resumed checkpoint, loaded by attach, overrides this start
+        start_from(model, Path(cfg.init_weights))
+        run.extra_info["init_weights_sha256"] = sha256_file(cfg.init_weights)
+    bundle = run.attach(model, resume=resume)
     run.extra_info["autoencoder_sha256"] = sha256_file(cfg.autoencoder)
     run.extra_info["denoisers_sha256"] = [sha256_file(p) for p in cfg.denoisers]
     codebook = ae.codebook.float()
@@ -267,7 +277,13 @@ def train_fidelity(cfg: FidelityTrainConfig, *, resume: bool = True) -> Path:
             feats, z0 = chains[task](degraded, views_t, torch.from_numpy(origins))
             z_q = hard_requantize(ae, z0)
             target_latent = ae.encode(clean)
-        restored = bundle.fidelity.decode(ae.decoder, z_q, feats, degraded)
+        head = None
+        if cfg.model.context:  # the branch trains inside this step, from the whole views
+            latent_hw = z_q.shape[-2:]
+            head = bundle.fidelity.encode_context(
+                views_t, latent_hw, origin=torch.from_numpy(origins)
+            )
+        restored = bundle.fidelity.decode(ae.decoder, z_q, feats, degraded, context=head)
         pixel_loss = log_mse(restored, clean, LOG_FLOOR)
         latent_loss = log_mse(bundle.vr(z0, codebook), target_latent, LOG_FLOOR)
         loss = pixel_loss + cfg.vr_weight * latent_loss
@@ -282,6 +298,32 @@ def train_fidelity(cfg: FidelityTrainConfig, *, resume: bool = True) -> Path:
         if run.due(cfg.ckpt_every):
             run.save()
     return run.close()
+
+
+def start_from(model: nn.Module, checkpoint: Path) -> list[str]:
+    """Copy a checkpoint's EMA weights into ``model`` where they fit; a weight with more input
+    channels here gets the old ones first and zeros after. Returns the names left as built."""
+    from safetensors import safe_open
+
+    with safe_open(str(checkpoint), framework="pt") as f:
+        old = {k[4:]: f.get_tensor(k) for k in f.keys() if k.startswith("ema.")}  # noqa: SIM118
+    fresh = []
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            source = old.get(name)
+            if source is not None and source.shape == tensor.shape:
+                tensor.copy_(source)
+            elif (
+                source is not None
+                and source.dim() == 4
+                and source.shape[0] == tensor.shape[0]
+                and source.shape[1] < tensor.shape[1]
+            ):
+                tensor.zero_()
+                tensor[:, : source.shape[1]] = source
+            else:
+                fresh.append(name)
+    return fresh
 
 
 def export_fidelity(checkpoint: Path, folder: Path) -> tuple[Path, Path]:
