@@ -259,3 +259,30 @@ def test_snapshot_keeps_the_fp16_ema_with_config_and_metrics(tmp_path) -> None:
     ]  # fmt: skip
     with safe_open(str(snap / "checkpoint.safetensors"), framework="pt") as f:
         assert sorted(f.keys()) == ["ema.bias", "ema.weight"]
+
+
+def test_train_fidelity_trains_and_exports_both_files(tmp_path, make_tiny_models) -> None:
+    import torch
+
+    from restorecli.models import load_model, save_model
+
+    ae, unet = make_tiny_models()
+    ae_file = save_model(ae, tmp_path / "ae.safetensors", dtype=torch.float16, inference_only=True)
+    derain = save_model(unet, tmp_path / "derain.safetensors")
+    photos = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        photos.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (64, 72, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    result = run(
+        "fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser", f"derain={derain}",
+        "-o", str(tmp_path / "run"), "--steps", "2", "--view", "48", "--context", "8",
+        "--export", str(tmp_path / "w"), *FAST,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    fid = load_model(tmp_path / "w" / "fidelity.safetensors", kind="fidelity")
+    assert fid.config.channels == ae.config.channels and fid.config.context == 8
+    assert (tmp_path / "w" / "requantizer.safetensors").is_file()
+    bad = run("fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser", "derain",
+              "-o", str(tmp_path / "r2"))  # fmt: skip
+    assert bad.exit_code == 2

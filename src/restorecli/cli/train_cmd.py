@@ -1,4 +1,4 @@
-"""``restore train autoencoder|denoiser``: train models from a folder of clean photos."""
+"""``restore train autoencoder|denoiser|fidelity``: train models from a folder of clean photos."""
 
 from __future__ import annotations
 
@@ -253,6 +253,82 @@ def verify_corpus_cmd(
     )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@train_app.command("fidelity")
+def train_fidelity_cmd(
+    data: Path = typer.Argument(..., help="Folder of clean photos (searched recursively)."),
+    autoencoder: Path = typer.Option(..., help="Frozen autoencoder weights (.safetensors)."),
+    denoiser: list[str] = typer.Option(
+        ..., help="TASK=FILE: a frozen denoiser per task (repeat), e.g. derain=derain.safetensors."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint, metrics, config."),
+    steps: int = typer.Option(12000, help="Total optimizer steps (resuming continues to this)."),
+    batch_size: int = typer.Option(8, help="Crops per step."),
+    crop: int = typer.Option(128, help="Crop size in pixels."),
+    view: int = typer.Option(512, help="Degrade a view this large, then cut the crop from it."),
+    clean_fraction: float = typer.Option(
+        0.2, help="Share of views left clean (clean in, clean out)."
+    ),
+    camera_fraction: float = typer.Option(
+        0.0, help="Share of degraded views that then pass through a camera (noise, JPEG)."
+    ),
+    context: int = typer.Option(
+        0, help="Width of the head's frame-context branch (reads the whole frame); 0: none."
+    ),
+    lr: float = typer.Option(5e-4, help="Peak learning rate (warm-up, then cosine decay)."),
+    init_weights: Path | None = typer.Option(
+        None, help="Start from this checkpoint of an earlier fidelity run (its EMA weights)."
+    ),
+    val_every: int = typer.Option(500, help="Validate every N steps."),
+    ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.safetensors if present."),
+    export: Path | None = typer.Option(
+        None, help="After training, write fidelity.safetensors and requantizer.safetensors here."
+    ),
+) -> None:
+    """Train the fidelity path and the VR head, with encoder, codebook, decoder and denoisers
+    frozen, on degraded/clean pairs of every severity (clean included)."""
+    from restorecli.models.fidelity import FidelityConfig
+    from restorecli.train.data import CropConfig
+    from restorecli.train.fidelity import FidelityTrainConfig, export_fidelity, train_fidelity
+
+    pairs = [item.partition("=") for item in denoiser]
+    if any(not task or not path for task, _, path in pairs):
+        raise typer.BadParameter("give TASK=FILE", param_hint="--denoiser")
+
+    def make_config() -> FidelityTrainConfig:
+        import json
+
+        from restorecli.models import read_metadata
+
+        # The skips enter the decoder: their widths are the autoencoder's.
+        ae = json.loads(read_metadata(autoencoder)["restorecli.config"])
+        widths = {"channels": ae["channels"], "half_channels": ae["half_channels"]}
+        return FidelityTrainConfig(
+            data=str(data),
+            out=str(out),
+            autoencoder=str(autoencoder),
+            tasks=tuple(task for task, _, _ in pairs),
+            denoisers=tuple(path for _, _, path in pairs),
+            clean_fraction=clean_fraction,
+            camera_fraction=camera_fraction,
+            view=view,
+            steps=steps,
+            batch_size=batch_size,
+            crop=CropConfig(size=crop),
+            model=FidelityConfig(**widths, context=context),
+            init_weights=str(init_weights) if init_weights else None,
+            lr=lr,
+            val_every=val_every,
+            ckpt_every=ckpt_every,
+            seed=seed,
+            device=device,
+        )
+
+    _train_and_export(make_config, train_fidelity, export_fidelity, resume=resume, export=export)
 
 
 @train_app.command("export")
