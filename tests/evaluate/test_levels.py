@@ -59,3 +59,17 @@ def test_autoencode_shape(restorer) -> None:
     for state in ("zq", "chebyshev"):
         out = autoencode(restorer, clean(), state)
         assert out.shape == (24, 28, 3) and out.min() >= 0 and out.max() <= 1
+
+
+def test_the_papers_decoding_is_measured_beside_the_restorer_config(restorer) -> None:
+    from dataclasses import replace
+
+    from restorecli.evaluate.levels import paper_restore
+
+    config = restorer.config
+    restorer.config = replace(config, fidelity=0.0, requantize="hard")
+    want = restorer.restore_array(clean())
+    restorer.config = replace(config, requantize="none")
+    np.testing.assert_array_equal(paper_restore(restorer, clean()), want)
+    assert restorer.config.requantize == "none"  # put back
+    restorer.config = config

@@ -6,6 +6,8 @@ each severity, and scored against the clean image:
 
 - ``input``: the degraded image itself (what doing nothing scores),
 - ``restored``: the full pipeline (the restorer's current config),
+- ``paper``: the same with the paper's decoding (``fidelity`` 0, ``requantize`` hard): the
+  re-quantized latent alone, whatever the restorer's config says,
 - ``ae_zq``: the autoencoder alone, decoding the quantized latent of the degraded input
   (no diffusion),
 - ``ae_chebyshev``: the autoencoder alone, decoding the Chebyshev-center state,
@@ -16,7 +18,7 @@ each severity, and scored against the clean image:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,7 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_SEVERITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-LEVEL_METHODS = ("input", "restored", "ae_zq", "ae_chebyshev", "ae_clean")
+LEVEL_METHODS = ("input", "restored", "paper", "ae_zq", "ae_chebyshev", "ae_clean")
 
 
 @dataclass
@@ -60,6 +62,17 @@ def autoencode(restorer: Any, image: np.ndarray, state: str = "zq") -> np.ndarra
     z_e, indices = encode_image(restorer, image)
     z = state_latent(restorer, z_e, indices, state)
     return decode_latents(restorer, z, (image.shape[0], image.shape[1]))[0]
+
+
+def paper_restore(restorer: Any, image: np.ndarray) -> np.ndarray:
+    """``restorer`` on ``image`` with the paper's decoding (fidelity 0, hard re-quantization);
+    its config is put back after."""
+    config = restorer.config
+    try:
+        restorer.config = replace(config, fidelity=0.0, requantize="hard")
+        return restorer.restore_array(image)
+    finally:
+        restorer.config = config
 
 
 def level_sweep(
@@ -101,6 +114,7 @@ def level_sweep(
             outputs = {
                 "input": lambda bad=bad: bad,
                 "restored": lambda bad=bad: restorer.restore_array(bad),
+                "paper": lambda bad=bad: paper_restore(restorer, bad),
                 "ae_zq": lambda bad=bad: autoencode(restorer, bad, "zq"),
                 "ae_chebyshev": lambda bad=bad: autoencode(restorer, bad, "chebyshev"),
             }

@@ -337,6 +337,7 @@ def _task_section(
         f"{n_lvl} Kodak24 photos degraded with `restorecli.degrade.degrade('{task}', image, "
         f"seed=i, severity=s)` (image i of the sorted folder); restored at the default settings "
         f"({_describe(default_cfg)}). input = the degraded image; restored = full pipeline; "
+        "paper = the same with the paper's decoding (`--fidelity 0 --requantize hard`); "
         "ae_zq / ae_chebyshev = the autoencoder alone, decoding the quantized state / the "
         "Chebyshev-center state of the degraded input; ae_clean = the autoencoder's "
         "reconstruction of the clean photo (its ceiling). Function: "
