@@ -100,3 +100,13 @@ def test_app_keeps_the_other_command_groups() -> None:
 
     names = {c.name for c in typer.main.get_command(app).commands.values()}
     assert {"derain", "batch", "models"} <= names
+
+
+def test_a_usage_error_is_one_line_with_where_to_look(capsys) -> None:
+    assert run_main(["derain", "x.png", "--steps", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("restore: error: Invalid value for '--steps'")
+    assert err.endswith("(see 'restore derain --help')")
+    assert run_main(["derain", "--no-such-flag"]) == 2
+    assert capsys.readouterr().err.startswith("restore: error: No such option: --no-such-flag")

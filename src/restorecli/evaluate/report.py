@@ -608,7 +608,7 @@ def _as_sweep_row(weights: str | None, result: Any) -> Any:
 
 def _describe(config: Any) -> str:
     d = dataclasses.asdict(config)
-    keys = ("init", "lam", "steps", "seed", "tile", "tile_overlap")
+    keys = ("init", "lam", "steps", "seed", "fidelity", "requantize", "tile", "tile_overlap")
     return ", ".join(f"{k} {d[k]}" for k in keys if k in d)
 
 
