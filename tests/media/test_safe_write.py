@@ -128,3 +128,26 @@ def test_other_os_errors_pass_through_unchanged(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="truncated"), atomic_output(tmp_path / "o.png"):
         raise OSError("image file is truncated")
     assert leftovers(tmp_path) == []
+
+
+def test_a_later_write_removes_temporaries_of_dead_writers_only(tmp_path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    from restorecli.media import safe_write
+
+    monkeypatch.setattr(safe_write, "_swept", set())
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    host = safe_write._HOST
+    stale = tmp_path / f".a{safe_write.TEMP_MARKER}{host}-{gone}-x1y2.png"
+    live = tmp_path / f".b{safe_write.TEMP_MARKER}{host}-{os.getppid()}-x1y2.png"
+    other_host = tmp_path / f".c{safe_write.TEMP_MARKER}elsewhere-{gone}-x1y2.png"
+    user_file = tmp_path / "notes.restore-tmp-.txt"
+    for p in (stale, live, other_host, user_file):
+        p.write_bytes(b"")
+    with safe_write.atomic_output(tmp_path / "out.png") as tmp:
+        assert f"{host}-{os.getpid()}-" in tmp.name  # the writer's own marks
+        tmp.write_bytes(b"data")
+    assert not stale.exists()
+    assert live.exists() and other_host.exists() and user_file.exists()

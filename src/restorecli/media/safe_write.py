@@ -4,7 +4,10 @@ Every writer works on a hidden temporary file in the destination folder
 (``.NAME.restore-tmp-XXXXXXXX.EXT``: the real extension stays last, because some writers pick the
 format from it). Only a complete, fsync'ed file is moved to its final name, with one atomic
 ``link``/``rename``. Any exception, Ctrl-C included, removes the temporary file; a ``kill -9``
-leaves at worst that hidden temporary file, never a truncated output.
+leaves at worst that hidden temporary file, never a truncated output. The temporary name
+carries the writer's host and process id (``.NAME.restore-tmp-HOST-PID-XXXXXXXX.EXT``), so the
+next write into that folder removes those whose writer is provably gone (same host, no such
+process).
 
 The checks that are cheap (output exists, output is an input, folder not writable) run before
 the expensive work, so a long restoration never ends in "cannot write".
@@ -15,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import socket
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -23,6 +28,8 @@ from pathlib import Path
 from restorecli.errors import DiskFullError, OutputExistsError, OutputNotWritableError
 
 TEMP_MARKER = ".restore-tmp-"
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
+_swept: set[Path] = set()  # folders already cleared of stale temporaries by this process
 _MAX_STEM = 150  # keeps the temporary name under the usual 255-byte file-name limit
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
@@ -106,6 +113,7 @@ def atomic_output(
     input_paths = tuple(input_paths)
     check_output(path, overwrite=overwrite, input_paths=input_paths)
     check_writable(path, create_parents=create_parents)
+    _sweep_stale(path.parent)
     tmp = _make_temp(path)
     try:
         yield tmp
@@ -127,12 +135,42 @@ def _make_temp(path: Path) -> Path:
     stem = path.stem[:_MAX_STEM]
     try:
         fd, name = tempfile.mkstemp(
-            prefix=f".{stem}{TEMP_MARKER}", suffix=path.suffix, dir=path.parent
+            prefix=f".{stem}{TEMP_MARKER}{_HOST}-{os.getpid()}-",
+            suffix=path.suffix,
+            dir=path.parent,
         )
     except OSError as exc:
         raise _translate(exc, path) from exc
     os.close(fd)
     return Path(name)
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Delete temporaries in ``folder`` left by killed writers of this host (once per folder
+    per process): a name with our host and the id of a process that no longer exists."""
+    folder = folder if str(folder) else Path(".")
+    key = folder.resolve()
+    if key in _swept:
+        return
+    _swept.add(key)
+    pattern = re.compile(rf"^\..*{re.escape(TEMP_MARKER)}{_HOST}-(\d+)-")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = pattern.match(entry.name)
+            if match and not _alive(int(match.group(1))):
+                _remove(Path(entry.path))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
 
 
 def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
