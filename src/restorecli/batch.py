@@ -119,14 +119,20 @@ def load_restorer(
     device: str = "auto",
     precision: str = "fp32",
     offline: bool | None = None,
+    threads: int | None = None,
 ) -> Any:
-    """Load a ``Restorer``; ``overrides`` replace fields of the model's own default config.
+    """Load a ``Restorer``; ``overrides`` replace fields of the model's own default config;
+    ``threads`` sets torch's CPU threads (None: torch's default).
 
     Only the options the user gave are in ``overrides``, so a model's default ``init`` and
     ``steps`` (from its registry entry or file metadata) stay in force otherwise.
     """
     from restorecli.pipeline import Restorer
 
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     restorer = Restorer.from_pretrained(
         None if weights is None else str(weights),
         task=task,

@@ -586,3 +586,18 @@ def test_a_model_of_another_task_is_named_in_a_note(runner, fake, tmp_path) -> N
     fake.on_load = None
     quiet = runner.invoke(app, ["derain", str(src), "-o", str(tmp_path / "b.png")])
     assert "trained for" not in quiet.stderr
+
+
+def test_threads_set_torchs_cpu_threads(runner, fake, tmp_path, monkeypatch) -> None:
+    import torch
+
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", seen.append)
+    src = write_png(tmp_path / "in.png")
+    assert runner.invoke(app, ["derain", str(src), "-q", "--threads", "1"]).exit_code == 0
+    assert seen == [1]
+    monkeypatch.setenv("RESTORE_THREADS", "2")
+    out = str(tmp_path / "b.png")
+    assert runner.invoke(app, ["derain", str(src), "-q", "-o", out]).exit_code == 0
+    assert seen == [1, 2]
+    assert runner.invoke(app, ["derain", str(src), "--threads", "0"]).exit_code == 2

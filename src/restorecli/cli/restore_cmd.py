@@ -73,6 +73,18 @@ Precision = Annotated[
         "--precision", case_sensitive=False, help="Compute precision.", rich_help_panel=MODEL_PANEL
     ),
 ]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        envvar="RESTORE_THREADS",
+        show_default=False,
+        help="CPU threads for the model (also RESTORE_THREADS; default: torch's, one per "
+        "core). On a machine busy with other work, 1 can be much faster.",
+        rich_help_panel=MODEL_PANEL,
+    ),
+]
 Offline = Annotated[
     bool,
     typer.Option(
@@ -172,6 +184,7 @@ class RunOptions:
     weights: str | None = None
     device: str = "auto"
     precision: str = "fp32"
+    threads: int | None = None
     offline: bool = False
     overwrite: bool = False
     quality: int = 95
@@ -207,6 +220,7 @@ def _fixed_options(
     weights: Weights = None,
     device: Device = "auto",
     precision: Precision = PrecisionChoice.fp32,
+    threads: Threads = None,
     offline: Offline = False,
     overwrite: Overwrite = False,
     quality: Quality = 95,
@@ -224,7 +238,7 @@ def _fixed_options(
 
 _FIXED = list(inspect.signature(_fixed_options).parameters.values())
 # Model options, then the sampling options from their declarations, then the rest.
-_SHARED = [*_FIXED[:3], *config_parameters(MODEL_PANEL), *_FIXED[3:]]
+_SHARED = [*_FIXED[:4], *config_parameters(MODEL_PANEL), *_FIXED[4:]]
 _CONFIG_NAMES = {p.name for p in _SHARED} - {p.name for p in _FIXED}
 
 
@@ -256,6 +270,7 @@ def _load(task: str, run: RunOptions, reporter: Any) -> Any:
             device=run.device,
             precision=run.precision,
             offline=run.offline or None,
+            threads=run.threads,
         )
     if restorer.task is not None and restorer.task != task:  # e.g. --weights dehaze-cheb
         reporter.note(
