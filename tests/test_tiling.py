@@ -178,7 +178,9 @@ def test_tiled_equals_untiled_when_overlap_covers_the_receptive_field(make_tiny_
     assert np.abs(tiled - untiled).max() < 1e-3
 
 
-def box_blur(self: Restorer, xp: torch.Tensor, noise: torch.Tensor, callback=None, context=None):
+def box_blur(
+    self: Restorer, xp: torch.Tensor, noise: torch.Tensor, callback=None, context=None, head=None
+):
     """A smooth local 'network' (radius 4) whose zero padding darkens every tile's border."""
     return F.avg_pool2d(xp, 9, stride=1, padding=4, count_include_pad=True)
 

@@ -228,6 +228,11 @@ def check_value(name: str, value: Any, opt: Option, default: Any = None) -> None
         raise ValueError(f"{where} must be {' and '.join(bounds)}, got {value}")
 
 
+def sweep_options() -> dict[str, type]:
+    """Option -> value type of the options ``restore eval`` sweeps, in declaration order."""
+    return {f.name: opt.kind for f, opt in declared() if opt.sweep}
+
+
 def registry_options() -> dict[str, tuple[str, Option, Any]]:
     """Registry key -> (field name, declaration, field default) for options a model sets."""
     return {
@@ -249,4 +254,5 @@ __all__ = [
     "flag",
     "option",
     "registry_options",
+    "sweep_options",
 ]

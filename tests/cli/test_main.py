@@ -110,3 +110,29 @@ def test_a_usage_error_is_one_line_with_where_to_look(capsys) -> None:
     assert err.endswith("(see 'restore derain --help')")
     assert run_main(["derain", "--no-such-flag"]) == 2
     assert capsys.readouterr().err.startswith("restore: error: No such option: --no-such-flag")
+
+
+def test_a_task_without_weights_says_so_without_loading_torch(tmp_path) -> None:
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from restorecli.cli import main\n"
+        "try:\n"
+        "    main(['desnow', sys.argv[1]])\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, 'torch' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RESTORE_WEIGHTS_TOML"}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.png")], env=env,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert out.stdout.split() == ["10", "False"]
+    assert "no weights are registered for task 'desnow'" in out.stderr
+
+
+def test_tasks_without_weights_are_marked_in_the_help() -> None:
+    import typer
+
+    commands = typer.main.get_command(sys.modules["restorecli.cli"].app).commands
+    assert commands["desnow"].short_help.endswith("(no weights yet: needs --weights)")
+    assert "no weights" not in commands["derain"].short_help

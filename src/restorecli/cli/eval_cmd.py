@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from restorecli.cli.declared import sweep_parameters, with_parameters
-from restorecli.config import TASKS
+from restorecli.config import TASKS, sweep_options
 
 EVAL_PANEL = "Evaluate"
 SWEEP_PANEL = "Settings (comma lists are swept)"
@@ -50,9 +50,7 @@ AUTOENCODER_OPTIONS = ("init", "lam", "tile", "tile_overlap")
 def _with_sweep_options(command: Callable[..., None]) -> Callable[..., None]:
     """The sweepable RestoreConfig options, generated from their declarations, in place of
     ``command``'s ``sweeps`` parameter (a dict of the comma lists given, None = not given)."""
-    from restorecli.evaluate.sweep import CONFIG_OPTIONS
-
-    params = sweep_parameters(SWEEP_PANEL, list(CONFIG_OPTIONS))
+    params = sweep_parameters(SWEEP_PANEL, list(sweep_options()))
     return with_parameters(command, "sweeps", params, dict)
 
 

@@ -280,6 +280,25 @@ def _load(task: str, run: RunOptions, reporter: Any) -> Any:
     return restorer
 
 
+def _check_model_exists(task: str, run: RunOptions) -> None:
+    """A task without registered weights fails at once, from the registry alone (no torch)."""
+    if run.weights is None:
+        from restorecli.weights import default_model_for_task
+
+        default_model_for_task(task)
+
+
+def _tasks_with_weights() -> set[str] | None:
+    """Tasks that have a registered model (None if the registry cannot be read now: the
+    command that needs it will say why)."""
+    try:
+        from restorecli.weights import load_registry
+
+        return set(load_registry().tasks())
+    except Exception:
+        return None
+
+
 def _set_debug(ctx: typer.Context, debug: bool) -> None:
     if debug:  # read by restorecli.cli.RestoreGroup when an error reaches it
         ctx.meta["restore.debug"] = True
@@ -307,6 +326,7 @@ def restore_one(
     from restorecli.media import IMAGE
     from restorecli.paths import is_stdio, output_is_stdout
 
+    _check_model_exists(task, run)
     to_stdout = output_is_stdout(input_arg, output_arg)
     if to_stdout and sys.stdout.isatty():
         raise typer.BadParameter(
@@ -494,6 +514,7 @@ def restore_folder(
     from restorecli.cli.console import Reporter, stderr_console
     from restorecli.media.safe_write import check_writable
 
+    _check_model_exists(task, run)
     console = stderr_console(quiet=run.quiet)
     out_root = batch_output_dir(folder, output, task, suffix=suffix)
     items = plan_batch(
@@ -575,7 +596,10 @@ def _print_summary(console: Any, report: Any, out_root: Path) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add one command per task and ``batch`` to ``app`` (help panel "Restore")."""
+    have = _tasks_with_weights()
     for task, summary in TASKS.items():
+        if have is not None and task not in have:
+            summary = f"{summary} (no weights yet: needs --weights)"
         app.command(task, help=None, short_help=summary, rich_help_panel=PANEL)(
             _make_task_command(task)
         )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from restorecli.config import INIT_MODES, check_value, declaration, declared
+from restorecli.config import INIT_MODES, check_value, declaration, sweep_options
 from restorecli.evaluate.metrics import METRIC_NAMES, Metrics
 from restorecli.evaluate.paired import EvalResult, ImageCallback, Pair, evaluate_pairs
 from restorecli.evaluate.tables import Table
@@ -41,7 +41,7 @@ METRIC_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "psnr_y": "PSNR-Y", "ssim_y": "
 
 # Option -> value type, in the order settings are labelled and tables list them: every
 # RestoreConfig option declared sweepable (restorecli.config).
-CONFIG_OPTIONS: dict[str, type] = {f.name: opt.kind for f, opt in declared() if opt.sweep}
+CONFIG_OPTIONS: dict[str, type] = sweep_options()
 LOAD_OPTIONS: dict[str, type] = {"weights": str, "precision": str}
 
 
