@@ -389,3 +389,20 @@ def test_video_frames_are_restored_inside_one_sequence(tmp_path: Path) -> None:
     assert report.ok, report.to_dict()
     assert restorer.batches_inside and all(restorer.batches_inside)
     assert not restorer.inside  # closed after the video
+
+
+def test_a_tiled_image_reports_its_tiles(tmp_path: Path) -> None:
+    from restorecli.batch import open_input, restore_media
+
+    class Tiled(FakeRestorer):
+        def restore_array(self, image, *, callback=None):
+            for i in range(3):
+                callback({"stage": "tile", "tile": i + 1, "tiles": 3})
+            return image
+
+    src = write_png(tmp_path / "in.png")
+    seen = []
+    with open_input(src) as media:
+        restore_media(Tiled(), media, tmp_path / "out.png", FileOptions(),
+                      progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert seen == [(1, 3), (2, 3), (3, 3)]

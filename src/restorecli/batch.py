@@ -65,7 +65,8 @@ SKIPPED = "skipped"  # output already there and --skip-existing
 IGNORED = "ignored"  # not media (a batch's stray text file)
 FAILED = "failed"
 
-Progress = Callable[[int, int | None], None]  # (frames done, total frames or None)
+# (done, total or None): frames of a video, tiles of a large image.
+Progress = Callable[[int, int | None], None]
 
 
 @dataclasses.dataclass
@@ -320,7 +321,13 @@ def restore_media(
     if media.kind == IMAGE:
         assert media.image is not None
         image = media.image
-        restored = image.with_rgb(np.asarray(restorer.restore_array(image.rgb), dtype=np.float32))
+
+        def on_event(event: dict[str, Any]) -> None:  # a large image: tile by tile
+            if progress is not None and event.get("stage") == "tile":
+                progress(event["tile"], event["tiles"])
+
+        out = restorer.restore_array(image.rgb, callback=on_event)
+        restored = image.with_rgb(np.asarray(out, dtype=np.float32))
         if to_path:
             with atomic_output(
                 dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents

@@ -1,12 +1,14 @@
 """Terminal output for the commands: Rich on stderr, plain data on stdout.
 
 Progress bars only appear when stderr is a terminal (and not ``--quiet``); piped or captured
-stderr gets no bar residue, only the one-line notes the commands print.
+stderr (a log file, a cluster job) gets no bar residue but a plain progress line now and then
+(every ``PLAIN_EVERY`` seconds at most) beside the one-line notes the commands print.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+import time
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -24,6 +26,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+
+PLAIN_EVERY = 10.0  # seconds between plain progress lines when stderr is not a terminal
 
 
 def stderr_console(*, quiet: bool = False) -> Console:
@@ -81,6 +86,11 @@ class Reporter:
         )
         self._overall: TaskID | None = None
         self._file: TaskID | None = None
+        # Plain lines for a stderr that is not a terminal (not quiet).
+        self.plain = not console.is_terminal and not console.quiet
+        self._plain_name = ""
+        self._plain_unit = ""
+        self._plain_start = self._plain_last = 0.0
 
     def __enter__(self) -> Reporter:
         self.progress.__enter__()
@@ -103,11 +113,27 @@ class Reporter:
     def start_file(self, name: str, total: int | None = None, unit: str = "frames") -> None:
         self.end_file()
         self._file = self.progress.add_task(escape(name), total=total, unit=unit)
+        self._plain_name, self._plain_unit = name, unit
+        self._plain_start = self._plain_last = time.monotonic()
 
     def file_progress(self, done: int, total: int | None = None) -> None:
-        """Absolute progress of the current file (``done`` of ``total`` frames or steps)."""
+        """Absolute progress of the current file (``done`` of ``total`` frames or tiles)."""
         if self._file is not None:
             self.progress.update(self._file, completed=done, total=total)
+        if self.plain:
+            self._plain_line(done, total)
+
+    def _plain_line(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self._plain_last < PLAIN_EVERY:
+            return
+        self._plain_last = now
+        elapsed = now - self._plain_start
+        line = f"{self._plain_name}: {done}" + (f"/{total}" if total else "")
+        line += f" {self._plain_unit}, {elapsed:.0f} s"
+        if total and 0 < done < total:
+            line += f", about {elapsed * (total - done) / done:.0f} s left"
+        self.console.print(line, markup=False)
 
     def end_file(self) -> None:
         if self._file is not None:

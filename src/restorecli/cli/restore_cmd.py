@@ -356,7 +356,7 @@ def restore_one(
         with Reporter(console) as reporter:
             restorer = _load(task, run, reporter)
             total = getattr(media.info, "frames", None) if media.info is not None else None
-            unit = "frames" if media.kind != IMAGE else "images"
+            unit = "frames" if media.kind != IMAGE else "tiles"  # a large image: tile by tile
             reporter.start_file(Path(media.label).name, total=total or None, unit=unit)
             out = typer.get_binary_stream("stdout") if dst is None else dst
             result = restore_media(
@@ -538,7 +538,9 @@ def restore_folder(
 
         def on_start(item: Any) -> None:
             if item.action == RESTORE:
-                reporter.start_file(item.src.name)
+                reporter.start_file(
+                    item.src.name, unit="tiles" if item.kind == "image" else "frames"
+                )
 
         def on_done(result: Any) -> None:
             reporter.end_file()
