@@ -7,8 +7,8 @@ stderr (a log file, a cluster job) gets no bar residue but a plain progress line
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -26,7 +26,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
-
 
 PLAIN_EVERY = 10.0  # seconds between plain progress lines when stderr is not a terminal
 
