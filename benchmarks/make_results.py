@@ -6,7 +6,7 @@
 Derain is scored on DATA/Rain100H_MSPFN (paired); dehaze on the Kodak24 photos
 (DATA/Noise_clean_Kodak24_FFDNet/target) hazed with `restore degrade dehaze --seed 0` in a
 temporary folder. Every table states its settings and the weights' SHA-256; see
-restorecli.evaluate.report for the sections. The default (full) run may take hours on a CPU.
+benchmarks/results_report.py for the sections. The default (full) run may take hours on a CPU.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_report lives beside this file
+
 from restorecli.errors import RestoreError
-from restorecli.evaluate.report import ResultsOptions, ResultsPlan, make_results
 from restorecli.init_state import INIT_MODES
+from results_report import ResultsOptions, ResultsPlan, make_results
 
 
 def parse_trained(items: list[str]) -> dict[str, dict[str, str]]:

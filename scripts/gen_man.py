@@ -16,7 +16,9 @@ PAGE = ROOT / "man" / "restore.1"
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from restorecli.cli import app
-    from restorecli.manpage import render_manpage
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # manpage.py lives beside this
+    from manpage import render_manpage
 
     text = render_manpage(app)
     if "--check" in argv:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from restorecli.models import AutoencoderConfig, LatentUNet, UNetConfig, VQAutoencoder
 from restorecli.pipeline import save_pretrained_folder
+
+# The docs generators live outside the package (scripts/, benchmarks/), run from a checkout;
+# their tests import them by module name.
+_ROOT = Path(__file__).resolve().parents[1]
+for _folder in ("scripts", "benchmarks"):
+    if str(_ROOT / _folder) not in sys.path:
+        sys.path.append(str(_ROOT / _folder))
 
 
 def tiny_models(seed: int = 0, *, levels: int = 2) -> tuple[VQAutoencoder, LatentUNet]:
@@ -63,6 +72,25 @@ def load_repo_script():
         return module
 
     return load
+
+
+def write_pairs(root: Path, n: int = 3, size: tuple[int, int] = (24, 32), seed: int = 0) -> Path:
+    """``root/input`` and ``root/target`` with ``n`` noisy/clean PNG pairs (H x W = size)."""
+    rng = np.random.default_rng(seed)
+    for sub in ("input", "target"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        clean = (rng.random((*size, 3)) * 255).astype(np.uint8)
+        noisy = np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(clean).save(root / "target" / f"{i}.png")
+        Image.fromarray(noisy).save(root / "input" / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def make_pairs():
+    """``write_pairs`` for test modules (importing a conftest.py by name is fragile)."""
+    return write_pairs
 
 
 @pytest.fixture(scope="session")

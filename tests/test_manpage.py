@@ -10,11 +10,11 @@ from typing import Annotated
 
 import pytest
 import typer
+from manpage import ENVIRONMENT, command_paths, escape, exit_status_rows, render_manpage
 
 import restorecli
 from restorecli import errors
 from restorecli.cli import app
-from restorecli.manpage import ENVIRONMENT, command_paths, escape, exit_status_rows, render_manpage
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "man" / "restore.1"

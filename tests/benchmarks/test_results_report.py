@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from restorecli.errors import OutputExistsError
-from restorecli.evaluate.report import MARKER, ResultsOptions, ResultsPlan, make_results
+from results_report import MARKER, ResultsOptions, ResultsPlan, make_results
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -105,7 +105,7 @@ def test_make_results(bench_root: Path, tiny_weights: Path, tmp_path: Path) -> N
 def test_trained_with_rows_compare_with_the_chebyshev_trained_model() -> None:
     from restorecli.evaluate.inits import TRAIN_FREE, TRAINED, InitRow
     from restorecli.evaluate.metrics import Metrics
-    from restorecli.evaluate.report import _versus_chebyshev
+    from results_report import _versus_chebyshev
 
     m = Metrics(0.0, 0.0, 0.0, 0.0)
 
