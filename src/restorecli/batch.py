@@ -49,6 +49,7 @@ from restorecli.media.image import (
     DEFAULT_QUALITY,
     FORMAT_EXTENSIONS,
     ImageData,
+    check_memory,
     check_pixel_limit,
     encode_image,
     format_for_path,
@@ -261,6 +262,10 @@ def _open_stdin_video(data: bytes, limit: int | None) -> MediaInput:
     return MediaInput(VIDEO, "<stdin>", None, info=info, _temp=temp)
 
 
+# Frames of a video held at once: a batch being restored, one being read, one being written.
+VIDEO_FRAMES_HELD = 8
+
+
 def _probe_video(path: Path, limit: int | None, label: str | None = None) -> Any:
     video = video_module()
     if video is None:
@@ -269,6 +274,7 @@ def _probe_video(path: Path, limit: int | None, label: str | None = None) -> Any
     width, height = getattr(info, "width", None), getattr(info, "height", None)
     if isinstance(width, int) and isinstance(height, int):
         check_pixel_limit(width, height, limit, label or str(path))
+        check_memory(width, height, label or str(path), frames=VIDEO_FRAMES_HELD)
     return info
 
 

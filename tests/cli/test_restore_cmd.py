@@ -602,3 +602,11 @@ def test_threads_set_torchs_cpu_threads(runner, fake, tmp_path, monkeypatch) -> 
     assert runner.invoke(app, ["derain", str(src), "-q", "-o", out]).exit_code == 0
     assert seen == [1, 2]
     assert runner.invoke(app, ["derain", str(src), "--threads", "0"]).exit_code == 2
+
+
+def test_a_png_bomb_with_the_pixel_limit_off_is_refused_for_memory(runner, fake, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(100_000, 100_000))
+    result = runner.invoke(app, ["derain", str(bomb), "--max-pixels", "0"])
+    assert result.exit_code == 6
+    assert "GiB of memory" in result.stderr and fake.calls == []

@@ -346,3 +346,33 @@ def test_png_is_written_at_the_fast_zlib_level() -> None:
         Image.fromarray(pixels).save(ref, format="PNG", compress_level=level)
         assert (encode_image(data, "PNG") == ref.getvalue()) == same
     assert PNG_COMPRESSION == 1
+
+
+def _png_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"")
+
+
+def test_a_picture_that_cannot_fit_in_memory_is_refused_before_decoding(tmp_path) -> None:
+    # 100000 x 100000 claimed by a header of a few bytes: with the pixel limit off, the memory
+    # check is what stops it (6.4 TB needed), before a byte of pixels is decoded.
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header(100_000, 100_000))
+    with pytest.raises(InputTooLargeError, match=r"needs about .* GiB of memory and .* available"):
+        read_image(bomb, max_pixels=0)
+
+
+def test_the_memory_check_uses_what_the_system_has_available(monkeypatch) -> None:
+    from restorecli.media import image as image_mod
+
+    monkeypatch.setattr(image_mod, "available_memory", lambda: 2**30)
+    image_mod.check_memory(1000, 1000, "small.png")  # 64 MB + margin fits in 1 GiB
+    with pytest.raises(InputTooLargeError, match="big.png: restoring 5000x5000"):
+        image_mod.check_memory(5000, 5000, "big.png")
+    monkeypatch.setattr(image_mod, "available_memory", lambda: None)
+    image_mod.check_memory(10**6, 10**6, "unknown.png")  # nothing known: nothing refused
+    assert image_mod.available_memory is not None

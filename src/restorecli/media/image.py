@@ -155,6 +155,42 @@ def check_pixel_limit(width: int, height: int, max_pixels: int | None, label: st
         )
 
 
+# Memory a restoration holds per pixel of the frame, beyond the model's own working set: the
+# decoded file (3-6 B), its float copy (12), the padded tensor (12), the tile accumulator and
+# weights (16), the result (12) and its 8-bit copy for writing (3), rounded up (the
+# measured frame buffers: docs/benchmarks.md, "Tiled inference memory").
+BYTES_PER_PIXEL = 64
+MEMORY_MARGIN = 512 * 2**20  # the interpreter, torch and the models
+
+
+def available_memory() -> int | None:
+    """Bytes the system can give this process now (Linux: MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(width: int, height: int, label: str, frames: int = 1) -> None:
+    """InputTooLargeError, before anything is decoded, when restoring ``frames`` frames of
+    width x height would need more memory than the system has available."""
+    need = width * height * frames * BYTES_PER_PIXEL + MEMORY_MARGIN
+    have = available_memory()
+    if have is not None and need > have:
+        raise InputTooLargeError(
+            f"{label}: restoring {width}x{height} ({width * height / 1e6:.0f} megapixels) needs "
+            f"about {need / 2**30:.1f} GiB of memory and {have / 2**30:.1f} GiB are available; "
+            "free memory or restore a smaller copy"
+        )
+
+
 def read_image(source: Source, *, max_pixels: int | None = None) -> ImageData:
     """Decode an image file (path) or an in-memory file (bytes, e.g. stdin).
 
@@ -188,6 +224,7 @@ def read_image(source: Source, *, max_pixels: int | None = None) -> ImageData:
         with im:
             width, height = im.size
             check_pixel_limit(width, height, limit, label)
+            check_memory(width, height, label)  # even with no pixel limit: a bomb stops here
             if _is_16bit_colour(im, head):
                 if data is None:
                     data = path.read_bytes()
