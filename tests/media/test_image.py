@@ -371,7 +371,7 @@ def test_the_memory_check_uses_what_the_system_has_available(monkeypatch) -> Non
 
     monkeypatch.setattr(image_mod, "available_memory", lambda: 2**30)
     image_mod.check_memory(1000, 1000, "small.png")  # 64 MB + margin fits in 1 GiB
-    with pytest.raises(InputTooLargeError, match="big.png: restoring 5000x5000"):
+    with pytest.raises(InputTooLargeError, match=r"big\.png: restoring 5000x5000"):
         image_mod.check_memory(5000, 5000, "big.png")
     monkeypatch.setattr(image_mod, "available_memory", lambda: None)
     image_mod.check_memory(10**6, 10**6, "unknown.png")  # nothing known: nothing refused
