@@ -355,7 +355,7 @@ def restore_media(
         notes = list(getattr(report, "notes", []) or [])
     return FileResult(
         input=media.label,
-        output=str(dst) if to_path else "<stdout>",
+        output=str(dst) if to_path else _stream_name(dst),
         status=RESTORED,
         kind=media.kind,
         seconds=round(time.perf_counter() - start, 3),
@@ -364,6 +364,12 @@ def restore_media(
         frames=frames,
         notes=notes,
     )
+
+
+def _stream_name(stream: BinaryIO) -> str:
+    """How a binary output stream is named in reports: its path (``/dev/null``) or <stdout>."""
+    name = getattr(stream, "name", None)
+    return name if isinstance(name, str) and not name.startswith("<") else "<stdout>"
 
 
 def _sequence(restorer: Any) -> contextlib.AbstractContextManager[Any]:

@@ -610,3 +610,11 @@ def test_a_png_bomb_with_the_pixel_limit_off_is_refused_for_memory(runner, fake,
     result = runner.invoke(app, ["derain", str(bomb), "--max-pixels", "0"])
     assert result.exit_code == 6
     assert "GiB of memory" in result.stderr and fake.calls == []
+
+
+def test_output_to_dev_null_is_written_as_a_stream(runner, fake, tmp_path) -> None:
+    src = write_png(tmp_path / "in.png")
+    result = runner.invoke(app, ["derain", str(src), "-o", os.devnull, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["output"] == os.devnull
+    assert names(tmp_path) == ["in.png"]

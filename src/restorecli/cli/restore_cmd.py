@@ -12,9 +12,11 @@ input's format (a video is encoded to a temporary file first, then streamed). Wi
 # No `from __future__ import annotations`: Typer evaluates the annotations of the per-task
 # commands, which refer to the `task` they are built for.
 
+import contextlib
 import dataclasses
 import inspect
 import json
+import stat
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -345,7 +347,10 @@ def restore_one(
         input_paths = [source]
     kind = input_kind(source)  # None: stdin that may hold a video
     dst: Path | None = None
-    if not to_stdout:
+    # A device (-o /dev/null to time a run, a FIFO) takes the bytes as standard output would:
+    # in the input's format, without a temporary file beside it.
+    device = output_arg is not None and not to_stdout and _is_device(Path(output_arg))
+    if not to_stdout and not device:
         dst = Path(output_arg) if output_arg else default_destination(source, task, suffix=suffix)
         if kind is not None:
             check_destination(dst, kind, overwrite=run.overwrite, input_paths=input_paths)
@@ -358,10 +363,15 @@ def restore_one(
             total = getattr(media.info, "frames", None) if media.info is not None else None
             unit = "frames" if media.kind != IMAGE else "tiles"  # a large image: tile by tile
             reporter.start_file(Path(media.label).name, total=total or None, unit=unit)
-            out = typer.get_binary_stream("stdout") if dst is None else dst
-            result = restore_media(
-                restorer, media, out, run.file_options(), progress=reporter.file_progress
-            )
+            with contextlib.ExitStack() as stack:
+                out: Any = dst
+                if device:
+                    out = stack.enter_context(open(str(output_arg), "wb"))  # noqa: SIM115
+                elif dst is None:
+                    out = typer.get_binary_stream("stdout")
+                result = restore_media(
+                    restorer, media, out, run.file_options(), progress=reporter.file_progress
+                )
             reporter.end_file()
 
     summary = {"task": task, **result.to_dict(), **describe_restorer(restorer)}
@@ -376,6 +386,15 @@ def restore_one(
             f"restored {result.input} -> {result.output} ({size}{frames}, {result.seconds:.1f} s)",
             markup=False,
         )
+
+
+def _is_device(path: Path) -> bool:
+    """A character device or FIFO (``/dev/null``), which takes a stream, not a file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 def _print_failure_json(
