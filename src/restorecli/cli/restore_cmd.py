@@ -366,7 +366,7 @@ def restore_one(
             with contextlib.ExitStack() as stack:
                 out: Any = dst
                 if device:
-                    out = stack.enter_context(open(str(output_arg), "wb"))  # noqa: SIM115
+                    out = stack.enter_context(open(str(output_arg), "wb"))
                 elif dst is None:
                     out = typer.get_binary_stream("stdout")
                 result = restore_media(
