@@ -4,12 +4,18 @@ import torch
 from restorecli.geometry import chebyshev_centers
 from restorecli.init_state import (
     INIT_MODES,
-    _local_nearest,
     auto_lambda,
     code_neighbors,
     initial_state,
-    requantize,
 )
+from restorecli.models.quantizer import nearest_code
+
+
+def requantize(z: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pipeline's hard re-quantization: nearest codes and their indices."""
+    b, d, h, w = z.shape
+    idx = nearest_code(z.permute(0, 2, 3, 1).reshape(-1, d), codebook).view(b, h, w)
+    return codebook[idx].permute(0, 3, 1, 2).to(z.dtype), idx
 
 
 def _nearest64(z: torch.Tensor, codebook: torch.Tensor, rank: int = 0) -> torch.Tensor:
@@ -115,18 +121,6 @@ def test_requantize_gives_back_the_indices(d, seed, mode, kw):
     z_q, idx = requantize(y0, codebook)
     assert torch.equal(idx, indices)
     assert torch.equal(z_q, codebook[indices].permute(0, 3, 1, 2))
-
-
-def test_requantize_matches_exact_search_in_small_blocks():
-    g = torch.Generator().manual_seed(3)
-    codebook = torch.randn(100, 3, generator=g)
-    z = torch.randn(2, 3, 7, 9, generator=g)
-    expected = _nearest64(z, codebook)
-    for chunk in (1, 100 * 5, 1 << 23):  # one row per block, 5 rows per block, one block
-        z_q, idx = requantize(z, codebook, chunk_elements=chunk)
-        assert idx.dtype == torch.long and idx.shape == (2, 7, 9)
-        assert torch.equal(idx, expected)
-        assert torch.equal(z_q, codebook[expected].permute(0, 3, 1, 2))
 
 
 # --- the auto rule -----------------------------------------------------------------------------
@@ -290,36 +284,6 @@ def test_delaunay_table_lists_the_facets():
         code_neighbors(codebook, method="kd")
 
 
-@pytest.mark.parametrize("hint_kind", ["exact", "second", "random"])
-@pytest.mark.parametrize(("method", "m"), [("knn", 2), ("knn", 8), ("knn", 32), ("delaunay", 0)])
-def test_requantize_with_hint_is_exact(hint_kind, method, m):
-    g = torch.Generator().manual_seed(14)
-    codebook = torch.randn(200, 3, generator=g)
-    z = torch.randn(2, 3, 10, 12, generator=g)
-    expected = _nearest64(z, codebook)
-    hint = {
-        "exact": expected,
-        "second": _nearest64(z, codebook, rank=1),
-        "random": torch.randint(0, 200, expected.shape, generator=g),
-    }[hint_kind]
-    table = code_neighbors(codebook, m, method=method)
-    z_q, idx = requantize(z, codebook, hint=hint, neighbors=table)
-    assert torch.equal(idx, expected)
-    assert torch.equal(z_q, codebook[expected].permute(0, 3, 1, 2))
-
-
-@pytest.mark.parametrize("method", ["knn", "delaunay"])
-def test_local_search_proves_most_pixels_with_a_good_hint(method):
-    g = torch.Generator().manual_seed(15)
-    codebook = torch.randn(512, 3, generator=g)
-    z = torch.randn(4000, 3, generator=g)
-    exact = torch.cdist(z.double(), codebook.double()).argmin(1)
-    hint = torch.cdist((z + 0.05 * torch.randn(z.shape, generator=g)).double(), codebook.double())
-    idx, ok = _local_nearest(z, codebook, hint.argmin(1), code_neighbors(codebook, method=method))
-    assert ok.float().mean().item() > 0.9
-    assert torch.equal(idx[ok], exact[ok])
-
-
 # --- errors --------------------------------------------------------------------------------------
 
 
@@ -357,5 +321,3 @@ def test_bad_shapes_and_parameters():
     other = code_neighbors(codebook[:-1])
     with pytest.raises(ValueError, match="neighbors must be built for this codebook"):
         _state("auto", z_e, indices, codebook, centers, radii, neighbors=other)
-    with pytest.raises(ValueError, match="both hint and neighbors"):
-        requantize(z_e, codebook, hint=indices)

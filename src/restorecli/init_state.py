@@ -53,11 +53,8 @@ up to its LP tolerance. Codes identical to ``c_k`` have no bisector and are skip
 the cell, so requantizing may return any of the duplicate indices (all give the same vector).
 
 Cost: ``auto`` is gathers only, ``N x m x D`` per frame, all on the device; no search over the
-whole codebook per pixel.
-
-The same table makes ``requantize`` fast when a good guess is known (the codes the chain started
-from): a walk over neighbours with a proof of optimality per pixel, and the brute-force search only
-for the pixels left unproven.
+whole codebook per pixel. Re-quantizing the chain's output is the pipeline's
+(``Restorer.requantize``).
 """
 
 from __future__ import annotations
@@ -70,7 +67,6 @@ from scipy.spatial import Delaunay, QhullError
 from torch.nn import functional as F
 
 from restorecli.config import INIT_MODES
-from restorecli.models.quantizer import nearest_code
 
 __all__ = [
     "CHUNK_ELEMENTS",
@@ -79,7 +75,6 @@ __all__ = [
     "auto_lambda",
     "code_neighbors",
     "initial_state",
-    "requantize",
 ]
 
 
@@ -250,7 +245,7 @@ def code_neighbors(
     method: str = "auto",
     chunk_elements: int = CHUNK_ELEMENTS,
 ) -> CodeNeighbors:
-    """Candidate facet codes of every cell, for ``auto`` and ``requantize(..., hint=...)``.
+    """Candidate facet codes of every cell, for ``auto``.
 
     ``method``: ``delaunay`` lists each code's Delaunay neighbours, exactly the facets of its cell
     (2-D and 3-D only; scipy's Qhull on the host, -1 padded to the largest count); ``knn`` lists
@@ -273,94 +268,6 @@ def code_neighbors(
                 "or line): use method='knn'"
             )
     return _knn_table(codebook, m, chunk_elements)
-
-
-def requantize(
-    z: torch.Tensor,
-    codebook: torch.Tensor,
-    *,
-    hint: torch.Tensor | None = None,
-    neighbors: CodeNeighbors | None = None,
-    chunk_elements: int = CHUNK_ELEMENTS,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nearest code of every latent pixel: ``(z_q, indices)``, B x D x h x w and B x h x w.
-
-    Without a hint, the quantizer's own search (``models.quantizer.nearest_code``: a k-d tree on
-    the CPU, blocked dense distances elsewhere). With ``hint`` (B x h x w indices expected to be
-    at or near the answer, e.g. the codes the chain started from) and ``neighbors``
-    (``code_neighbors``), each
-    pixel walks from the hinted code to nearer table codes and keeps the result only when it is
-    provably the nearest (a facet table: no facet neighbour is nearer; a nearest-codes table:
-    every code left out is at least ``reach - |z - c_k|`` away); the other pixels fall back to
-    that search. Both are exact up to rounding: the dense search expands
-    ``|z|^2 - 2 z.c + |c|^2`` (fast, but may pick the other code of a near-tie within float32
-    rounding), the k-d tree and the walk subtract first (more precise).
-
-    Distances are computed in float32 (float64 for float64 input). Between identical codes the
-    index returned is unspecified; ``z_q`` is the same either way and has z's dtype.
-    """
-    if z.dim() != 4 or codebook.dim() != 2 or z.shape[1] != codebook.shape[1]:
-        raise ValueError(
-            f"expected z B x D x h x w and codebook K x D, got {tuple(z.shape)} and "
-            f"{tuple(codebook.shape)}"
-        )
-    if (hint is None) != (neighbors is None):
-        raise ValueError("requantize needs both hint and neighbors, or neither")
-    b, d, h, w = z.shape
-    work = _work_dtype(z.dtype)
-    cb = codebook.to(z.device, work)
-    flat = z.permute(0, 2, 3, 1).reshape(-1, d).to(work)
-    if hint is not None and neighbors is not None:
-        if tuple(hint.shape) != (b, h, w):
-            raise ValueError(f"hint must have shape {(b, h, w)}, got {tuple(hint.shape)}")
-        _check_neighbors(neighbors, cb.shape[0])
-        idx, ok = _local_nearest(flat, cb, hint.reshape(-1).to(z.device), neighbors.to(z.device))
-        todo = (~ok).nonzero().squeeze(1)
-        if todo.numel():
-            idx[todo] = nearest_code(flat[todo], cb)
-    else:
-        idx = nearest_code(flat, cb)
-    indices = idx.view(b, h, w)
-    return _gather(codebook, indices, z), indices
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-def _local_nearest(
-    flat: torch.Tensor,
-    cb: torch.Tensor,
-    hint: torch.Tensor,
-    neighbors: CodeNeighbors,
-    rounds: int = 3,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Walk from the hinted codes to nearer table codes; return indices and a proof flag per row.
-
-    A row is proven when its current code is nearer than all its facet neighbours (then z is in
-    that cell), or, for any table, when the best candidate is nearer than ``reach_k - |z - c_k|``,
-    a lower bound on the distance to every code left out of row k. Unproven rows move to their
-    best candidate and try again (``rounds`` times in all).
-    """
-    table = neighbors.table
-    reach = neighbors.reach.to(flat.dtype)
-    idx = hint.clone()
-    ok = torch.zeros(flat.shape[0], dtype=torch.bool, device=flat.device)
-    todo = torch.arange(flat.shape[0], device=flat.device)
-    for _ in range(rounds):
-        if todo.numel() == 0:
-            break
-        k = idx[todo]
-        cand = torch.cat([k.unsqueeze(1), table[k]], 1)  # n x (m + 1), -1 = padding
-        sq = (flat[todo].unsqueeze(1) - cb[cand.clamp_min(0)]).pow(2).sum(2)
-        sq = sq.masked_fill(cand < 0, float("inf"))
-        best, pos = sq.min(1)
-        proven = best.sqrt() < reach[k] - sq[:, 0].sqrt()
-        if neighbors.facets:
-            proven |= pos == 0
-        idx[todo] = cand.gather(1, pos.unsqueeze(1)).squeeze(1)
-        ok[todo[proven]] = True
-        todo = todo[~proven]
-    return idx, ok
 
 
 def _knn_table(codebook: torch.Tensor, m: int, chunk_elements: int) -> CodeNeighbors:
