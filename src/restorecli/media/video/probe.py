@@ -11,7 +11,7 @@ from restorecli.errors import CorruptInputError
 from restorecli.media.video.endpoints import Source
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message
 from restorecli.media.video.rotation import frame_rotation
-from restorecli.media.video.source import open_input
+from restorecli.media.video.source import open_video
 from restorecli.media.video.stream_facts import (
     bit_depth,
     duration_seconds,
@@ -49,7 +49,7 @@ def is_video(path: Source) -> bool:
     videos. Reads from streams such as ``"-"`` would consume them: pass files only.
     """
     try:
-        source = open_input(path)
+        source = open_video(path)
     except Exception:
         return False
     source.container.close()
@@ -61,7 +61,7 @@ def probe_video(src: Source, *, count_frames: bool = False) -> VideoInfo:
 
     Raises the restorecli input errors (not found, unsupported, corrupt) like ``restore_video``.
     """
-    source = open_input(src)
+    source = open_video(src)
     container, stream = source.container, source.video
     try:
         frames, exact = expected_frames(container, stream)

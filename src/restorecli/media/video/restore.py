@@ -27,7 +27,7 @@ from restorecli.media.video.output import (
 from restorecli.media.video.pixels import apply_process
 from restorecli.media.video.reader import Reader
 from restorecli.media.video.rotation import carry_rotation
-from restorecli.media.video.source import InputVideo, open_input
+from restorecli.media.video.source import InputVideo, open_video
 from restorecli.media.video.stream_facts import expected_frames, frame_rate
 from restorecli.media.video.streams import add_side_stream
 from restorecli.media.video.threads import End, Worker, receive, send
@@ -53,7 +53,7 @@ def restore_video(
     """
     options = options or VideoOptions()
     started = time.perf_counter()
-    source = open_input(src)
+    source = open_video(src)
     try:
         format_name = output_format(dst, options)
         with output_target(dst, src, overwrite=options.overwrite) as (target, seekable):

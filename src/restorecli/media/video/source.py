@@ -53,7 +53,7 @@ def read_head(src: Any) -> bytes | None:
         return None
 
 
-def open_input(src: Source) -> InputVideo:
+def open_video(src: Source) -> InputVideo:
     """Open ``src`` and pick its video stream, turning failures into restorecli errors."""
     name = label(src)
     file: Any = sys.stdin.buffer if is_dash(src) else src
