@@ -58,6 +58,13 @@ class FakeRestorer:
     task: str | None = None  # as the real one: None when the model's task is unknown
     name: str | None = None
 
+    device = "cpu"
+
+    def sequence(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def check_config(self, given=()) -> None:
         """The real one refuses options the model lacks parts for; the fake has them all."""
 
@@ -208,7 +215,8 @@ def test_describe_restorer() -> None:
         "device": "cpu",
         "config": dataclasses.asdict(FakeConfig()),
     }
-    assert describe_restorer(object()) == {"model": None, "device": None, "config": None}
+    restorer.name, restorer.device, restorer.config = None, None, None
+    assert describe_restorer(restorer) == {"model": None, "device": None, "config": None}
 
 
 # --- folders -------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ writable); a batch loads the model once and reports a bad file instead of stoppi
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import shutil
@@ -59,6 +58,7 @@ from restorecli.media.image import (
 )
 from restorecli.media.safe_write import atomic_output, check_output, check_writable, is_temp_file
 from restorecli.paths import default_batch_dir, default_output_path, is_within, mirror_path
+from restorecli.protocols import FrameRestorer
 
 # What happened to one file.
 RESTORED = "restored"
@@ -122,7 +122,7 @@ def load_restorer(
     precision: str = "fp32",
     offline: bool | None = None,
     threads: int | None = None,
-) -> Any:
+) -> FrameRestorer:
     """Load a ``Restorer``; ``overrides`` replace fields of the model's own default config;
     ``threads`` sets torch's CPU threads (None: torch's default).
 
@@ -158,12 +158,12 @@ def check_overrides(overrides: Mapping[str, Any]) -> None:
     RestoreConfig(**overrides)
 
 
-def describe_restorer(restorer: Any) -> dict[str, Any]:
+def describe_restorer(restorer: FrameRestorer) -> dict[str, Any]:
     """The model's name, device and sampling config, for JSON reports (None where unknown)."""
-    config = getattr(restorer, "config", None)
+    config = restorer.config
     return {
-        "model": getattr(restorer, "name", None),
-        "device": str(getattr(restorer, "device", "")) or None,
+        "model": restorer.name,
+        "device": str(restorer.device) if restorer.device is not None else None,
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None,
     }
 
@@ -312,7 +312,7 @@ def check_destination(
 
 
 def restore_media(
-    restorer: Any,
+    restorer: FrameRestorer,
     media: MediaInput,
     dst: Path | BinaryIO,
     options: FileOptions,
@@ -372,14 +372,8 @@ def _stream_name(stream: BinaryIO) -> str:
     return name if isinstance(name, str) and not name.startswith("<") else "<stdout>"
 
 
-def _sequence(restorer: Any) -> contextlib.AbstractContextManager[Any]:
-    """The restorer's context for consecutive frames of one video (none for a stand-in)."""
-    sequence = getattr(restorer, "sequence", None)
-    return sequence() if sequence is not None else contextlib.nullcontext()
-
-
 def _restore_video(
-    restorer: Any,
+    restorer: FrameRestorer,
     media: MediaInput,
     dst: Path | BinaryIO,
     options: FileOptions,
@@ -400,7 +394,7 @@ def _restore_video(
             atomic_output(
                 dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents
             ) as tmp,
-            _sequence(restorer),
+            restorer.sequence(),
         ):
             return video.restore_video(
                 src, tmp, restorer.restore_batch, options=video_options, progress=progress
@@ -410,7 +404,7 @@ def _restore_video(
     suffix = media.path.suffix if media.path is not None else ".mkv"
     with tempfile.TemporaryDirectory(prefix="restore-") as folder:
         tmp = Path(folder) / f"out{suffix}"
-        with _sequence(restorer):
+        with restorer.sequence():
             report = video.restore_video(
                 src, tmp, restorer.restore_batch, options=video_options, progress=progress
             )
@@ -420,10 +414,12 @@ def _restore_video(
     return report
 
 
-def _video_options(video: Any, settings: VideoSettings, restorer: Any, **extra: Any) -> Any:
+def _video_options(
+    video: Any, settings: VideoSettings, restorer: FrameRestorer, **extra: Any
+) -> Any:
     """The video module's VideoOptions from our settings; unset values keep its defaults."""
     values: dict[str, Any] = {**dataclasses.asdict(settings), **extra}
-    batch_size = getattr(getattr(restorer, "config", None), "batch_size", None)
+    batch_size = getattr(restorer.config, "batch_size", None)
     if isinstance(batch_size, int):
         values["batch_size"] = batch_size
     names = {f.name for f in dataclasses.fields(video.VideoOptions)}
@@ -579,7 +575,7 @@ def _is_empty(path: Path) -> bool:
 
 
 def run_batch(
-    restorer: Any,
+    restorer: FrameRestorer,
     items: Iterable[BatchItem],
     options: FileOptions,
     *,
@@ -615,7 +611,7 @@ def run_batch(
 
 
 def _restore_item(
-    restorer: Any,
+    restorer: FrameRestorer,
     item: BatchItem,
     options: FileOptions,
     progress: Progress | None,

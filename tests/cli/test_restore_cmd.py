@@ -44,6 +44,13 @@ class FakeRestorer:
     task: str | None = None  # as the real one: None when the model's task is unknown
     name: str | None = None
 
+    device = "cpu"
+
+    def sequence(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def check_config(self, given=()) -> None:
         """The real one refuses options the model lacks parts for; the fake has them all."""
 
