@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from restorecli.evaluate.metrics import Metrics, image_metrics, mean_metrics, quantize
 from restorecli.evaluate.robustness import decode_latents, encode_image, state_latent
+
+if TYPE_CHECKING:
+    from restorecli.pipeline import Restorer
 
 __all__ = [
     "DEFAULT_SEVERITIES",
@@ -57,14 +60,14 @@ class LevelRow:
         }
 
 
-def autoencode(restorer: Any, image: np.ndarray, state: str = "zq") -> np.ndarray:
+def autoencode(restorer: Restorer, image: np.ndarray, state: str = "zq") -> np.ndarray:
     """Decode an initial state of ``image`` directly, without diffusion (H x W x 3 in [0, 1])."""
     z_e, indices = encode_image(restorer, image)
     z = state_latent(restorer, z_e, indices, state)
     return decode_latents(restorer, z, (image.shape[0], image.shape[1]))[0]
 
 
-def paper_restore(restorer: Any, image: np.ndarray) -> np.ndarray:
+def paper_restore(restorer: Restorer, image: np.ndarray) -> np.ndarray:
     """``restorer`` on ``image`` with the paper's decoding (fidelity 0, hard re-quantization);
     its config is put back after."""
     config = restorer.config
@@ -76,7 +79,7 @@ def paper_restore(restorer: Any, image: np.ndarray) -> np.ndarray:
 
 
 def level_sweep(
-    restorer: Any,
+    restorer: Restorer,
     images: Sequence[np.ndarray],
     task: str,
     *,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from restorecli.evaluate.sheets import contact_sheet, save_png, side_by_side
 from restorecli.media.image import EXTENSIONS as IMAGE_EXTENSIONS
 from restorecli.media.image import ImageData, read_image, write_image
 from restorecli.media.safe_write import atomic_output, check_output
+
+if TYPE_CHECKING:
+    from restorecli.pipeline import Restorer
 
 __all__ = [
     "EvalResult",
@@ -175,7 +178,7 @@ ImageCallback = Callable[[Pair, np.ndarray, np.ndarray, np.ndarray, ImageResult]
 
 
 def evaluate_pairs(
-    restorer: Any,
+    restorer: Restorer,
     pairs: Iterable[Pair],
     *,
     setting: Mapping[str, Any] | None = None,

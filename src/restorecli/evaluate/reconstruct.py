@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from restorecli.errors import InputNotFoundError
 from restorecli.evaluate.levels import autoencode
 from restorecli.evaluate.paired import Pair, _images, natural_key
+
+if TYPE_CHECKING:
+    from restorecli.pipeline import Restorer
 
 
 class AutoencoderOnly:
@@ -24,7 +27,7 @@ class AutoencoderOnly:
     The state is the restorer's configured ``init`` (sweeps set it through ``config``).
     """
 
-    def __init__(self, restorer: Any) -> None:
+    def __init__(self, restorer: Restorer) -> None:
         self.restorer = restorer
 
     @property

@@ -21,12 +21,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from restorecli.init_state import INIT_MODES
+
+if TYPE_CHECKING:
+    from restorecli.pipeline import Restorer
 
 __all__ = [
     "LatentChain",
@@ -70,28 +73,33 @@ class RobustnessRow:
         return dataclasses.asdict(self)
 
 
-def _frame(restorer: Any, image: np.ndarray) -> torch.Tensor:
+def _frame(restorer: Restorer, image: np.ndarray) -> torch.Tensor:
     """H x W x 3 image in [0, 1] -> 1 x 3 x H x W in [-1, 1] on the restorer's device."""
     x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None]
     return x.to(restorer.device) * 2 - 1
 
 
 @torch.inference_mode()
-def encode_image(restorer: Any, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_image(restorer: Restorer, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """H x W x 3 image in [0, 1] -> (z_e, code indices), padded as the pipeline pads."""
     return restorer.encode(restorer.pad(_frame(restorer, image)))
 
 
 @torch.inference_mode()
 def state_latent(
-    restorer: Any, z_e: torch.Tensor, indices: torch.Tensor, init: str, *, lam: float | None = None
+    restorer: Restorer,
+    z_e: torch.Tensor,
+    indices: torch.Tensor,
+    init: str,
+    *,
+    lam: float | None = None,
 ) -> torch.Tensor:
     """The initial state ``init`` for an encoding (in the restorer's dtype)."""
     return restorer.initial_state(z_e, indices, init, lam=lam)
 
 
 @torch.inference_mode()
-def decode_latents(restorer: Any, z: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+def decode_latents(restorer: Restorer, z: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """Latents B x D x h x w -> images B x H x W x 3 in [0, 1] (cropped to ``size``, clamped)."""
     h, w = size
     out = restorer.decode(z.to(restorer.dtype))[..., :h, :w]
@@ -100,7 +108,7 @@ def decode_latents(restorer: Any, z: torch.Tensor, size: tuple[int, int]) -> np.
 
 @torch.inference_mode()
 def latent_chain(
-    restorer: Any,
+    restorer: Restorer,
     image: np.ndarray,
     *,
     seeds: Sequence[int],
@@ -169,7 +177,7 @@ def robustness_stats(chains: Iterable[LatentChain]) -> dict[str, float]:
 
 
 def robustness(
-    restorer: Any,
+    restorer: Restorer,
     images: Sequence[np.ndarray],
     *,
     seeds: Sequence[int] = tuple(range(8)),

@@ -23,10 +23,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from restorecli.pipeline import Restorer
 
 __all__ = [
     "BENCH_STAGES",
@@ -103,7 +106,7 @@ def peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def environment(restorer: Any) -> dict[str, Any]:
+def environment(restorer: Restorer) -> dict[str, Any]:
     """Where the numbers come from: device, precision, library versions, threads, CPU."""
     device = torch.device(restorer.device)
     info: dict[str, Any] = {
@@ -120,7 +123,7 @@ def environment(restorer: Any) -> dict[str, Any]:
 
 
 def bench(
-    restorer: Any,
+    restorer: Restorer,
     *,
     sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES,
     steps: Sequence[int] = DEFAULT_STEPS,
@@ -229,7 +232,10 @@ def bench_table(result: dict[str, Any]) -> Any:
 
 
 def _one_image(
-    restorer: Any, png: bytes, read_image: Callable[..., Any], encode_image: Callable[..., bytes]
+    restorer: Restorer,
+    png: bytes,
+    read_image: Callable[..., Any],
+    encode_image: Callable[..., bytes],
 ) -> dict[str, float]:
     """Read, restore, write one image; seconds per stage."""
     from restorecli.media.image import ImageData

@@ -15,12 +15,15 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from restorecli.config import INIT_MODES, check_value, declaration, sweep_options
 from restorecli.evaluate.metrics import METRIC_NAMES, Metrics
 from restorecli.evaluate.paired import EvalResult, ImageCallback, Pair, evaluate_pairs
 from restorecli.evaluate.tables import Table
+
+if TYPE_CHECKING:
+    from restorecli.pipeline import Restorer
 
 __all__ = [
     "CONFIG_OPTIONS",
@@ -146,7 +149,7 @@ def varying_keys(settings: Sequence[Setting]) -> list[str]:
     return keys
 
 
-def effective_setting(restorer: Any, setting: Setting) -> dict[str, Any]:
+def effective_setting(restorer: Restorer, setting: Setting) -> dict[str, Any]:
     """Every option as the run uses it: the config fields, effective kappa, weights, model."""
     config = (
         dataclasses.asdict(restorer.config) if dataclasses.is_dataclass(restorer.config) else {}
@@ -185,7 +188,7 @@ def run_sweep(
     rows: list[SweepRow] = []
     input_cache: dict[str, Metrics] = {}
     loaded_key: tuple[str | None, str] | None = None
-    restorer: Any = None
+    restorer: Restorer | None = None
     base_config: Any = None
     for setting in settings:
         key = (setting.weights, setting.precision)
