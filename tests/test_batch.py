@@ -77,7 +77,7 @@ class FakeRestorer:
         assert image.dtype == np.float32 and image.ndim == 3 and image.shape[2] == 3
         return 1.0 - image
 
-    def restore_batch(self, frames: np.ndarray, *, callback=None) -> np.ndarray:
+    def restore_batch(self, frames: np.ndarray, *, callback=None, session=None) -> np.ndarray:
         self.calls += 1
         assert frames.dtype == np.float32 and frames.ndim == 4
         return 1.0 - frames
@@ -376,14 +376,14 @@ class SequenceRestorer(FakeRestorer):
         def scope():
             self.inside = True
             try:
-                yield
+                yield "the session"
             finally:
                 self.inside = False
 
         return scope()
 
-    def restore_batch(self, frames: np.ndarray, *, callback=None) -> np.ndarray:
-        self.batches_inside.append(self.inside)
+    def restore_batch(self, frames: np.ndarray, *, callback=None, session=None) -> np.ndarray:
+        self.batches_inside.append(self.inside and session == "the session")
         return super().restore_batch(frames, callback=callback)
 
 

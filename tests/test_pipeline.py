@@ -200,16 +200,16 @@ def test_sequence_carries_the_tones_across_batches_and_only_inside(make_restorer
     restorer = make_restorer(init="ze", guide_radius=3, batch_size=2, temporal=0.8)
     alone = restorer.restore_batch(frames)
     assert np.array_equal(restorer.restore_batch(frames[2:]), alone[2:])  # outside: no state
-    with restorer.sequence():
-        in_one = restorer.restore_batch(frames)
-    with restorer.sequence():  # a new video starts afresh
-        in_two = np.concatenate([restorer.restore_batch(f[None]) for f in frames])
+    with restorer.sequence() as session:
+        in_one = restorer.restore_batch(frames, session=session)
+    with restorer.sequence() as session:  # a new video starts afresh
+        in_two = np.concatenate([restorer.restore_batch(f[None], session=session) for f in frames])
     np.testing.assert_allclose(in_one, in_two, atol=1e-6, rtol=0)
     np.testing.assert_array_equal(in_one[0], alone[0])  # the first frame has no past
     assert not np.allclose(in_one[1:], alone[1:], atol=1e-4)
     off = make_restorer(init="ze", guide_radius=3, temporal=0.0)
-    with off.sequence():
-        np.testing.assert_array_equal(off.restore_batch(frames), alone)
+    with off.sequence() as session:
+        np.testing.assert_array_equal(off.restore_batch(frames, session=session), alone)
 
 
 def test_registry_guide_settings_reach_the_config(tiny_weights: Path, tmp_path, monkeypatch):
@@ -290,7 +290,7 @@ def test_restore_tensor_keeps_the_input_device(device: str, make_restorer) -> No
 
 
 def test_stage_seconds_cover_every_stage(make_restorer) -> None:
-    restorer = make_restorer(init="chebyshev", steps=2, guide_radius=2)
+    restorer = make_restorer(init="chebyshev", steps=2, guide_radius=2, strength=0.5)
     restorer.restore_array(rand_image(16, 16))
     assert set(restorer.stage_seconds) == set(STAGES)
     assert all(seconds >= 0 for seconds in restorer.stage_seconds.values())

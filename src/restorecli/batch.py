@@ -16,6 +16,7 @@ writable); a batch loads the model once and reports a bad file instead of stoppi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -394,19 +395,19 @@ def _restore_video(
             atomic_output(
                 dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents
             ) as tmp,
-            restorer.sequence(),
+            restorer.sequence() as session,
         ):
-            return video.restore_video(
-                src, tmp, restorer.restore_batch, options=video_options, progress=progress
-            )
+            restore = functools.partial(restorer.restore_batch, session=session)
+            return video.restore_video(src, tmp, restore, options=video_options, progress=progress)
     # Standard output: encode in the input's container (MP4 needs a seekable file, its index
     # is written last), then stream the finished file out.
     suffix = media.path.suffix if media.path is not None else ".mkv"
     with tempfile.TemporaryDirectory(prefix="restore-") as folder:
         tmp = Path(folder) / f"out{suffix}"
-        with restorer.sequence():
+        with restorer.sequence() as session:
+            restore = functools.partial(restorer.restore_batch, session=session)
             report = video.restore_video(
-                src, tmp, restorer.restore_batch, options=video_options, progress=progress
+                src, tmp, restore, options=video_options, progress=progress
             )
         with open(tmp, "rb") as fh:
             shutil.copyfileobj(fh, dst)

@@ -29,7 +29,7 @@ from restorecli.config import INIT_STATES, RestoreConfig
 from restorecli.device import select_device, select_dtype
 from restorecli.diffusion import ResShiftSchedule, sample
 from restorecli.errors import ModelNotAvailableError, SettingError, WeightsError
-from restorecli.guided import TemporalSmoother, transfer_detail
+from restorecli.finishing import VideoSession, finishing_steps, video_session
 from restorecli.init_state import code_neighbors, initial_state
 from restorecli.models import LatentUNet, VQAutoencoder, load_model, read_metadata
 from restorecli.models.autoencoder import EncoderFeatures
@@ -39,7 +39,7 @@ from restorecli.models.vector_regression import VectorRegression
 from restorecli.tiling import Tile, tile_weight, tiles
 
 Callback = Callable[[dict[str, Any]], None]
-STAGES = ("encode", "init_state", "sample", "requantize", "decode", "guide")
+STAGES = ("encode", "init_state", "sample", "requantize", "decode", "guide", "strength")
 
 
 class Restorer:
@@ -80,7 +80,6 @@ class Restorer:
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self.profile = False  # synchronise the device around stages for exact timings
         self._tables: dict[str, Any] | None = None
-        self._smoother: TemporalSmoother | None = None  # set inside sequence()
 
     # --- construction ------------------------------------------------------------------------
 
@@ -208,20 +207,15 @@ class Restorer:
     # --- restoration -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def sequence(self) -> Iterator[None]:
-        """Frames restored inside are the consecutive frames of one video, in order.
+    def sequence(self) -> Iterator[VideoSession]:
+        """A session for the consecutive frames of one video: pass it, in frame order, to
+        :meth:`restore_batch` (``session=``).
 
         With the guided filter on and ``config.temporal`` > 0, its coefficients (the tones the
         restoration sets) carry over from frame to frame, so they do not pump; each frame keeps
         its own detail, and a cut starts afresh (``restorecli.guided.TemporalSmoother``).
         """
-        cfg = self.config
-        on = cfg.guide_radius > 0 and cfg.temporal > 0
-        self._smoother = TemporalSmoother(cfg.temporal) if on else None
-        try:
-            yield
-        finally:
-            self._smoother = None
+        yield video_session(self.config)
 
     def restore_array(self, image: np.ndarray, *, callback: Callback | None = None) -> np.ndarray:
         """One H x W x 3 RGB image -> the restored image, same shape and dtype.
@@ -236,15 +230,23 @@ class Restorer:
             )
         return self.restore_batch(image[None], callback=callback)[0]
 
-    def restore_batch(self, frames: np.ndarray, *, callback: Callback | None = None) -> np.ndarray:
+    def restore_batch(
+        self,
+        frames: np.ndarray,
+        *,
+        callback: Callback | None = None,
+        session: VideoSession | None = None,
+    ) -> np.ndarray:
         """N x H x W x 3 RGB frames -> restored frames, same shape and dtype (floats in [0, 1];
-        uint8 and uint16 scaled by their range, as :meth:`restore_array`)."""
+        uint8 and uint16 scaled by their range, as :meth:`restore_array`). ``session``: the
+        video's, from :meth:`sequence`, when the frames are consecutive frames of one."""
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected N x H x W x 3 frames, got shape {frames.shape}")
         kind = frames.dtype
         if kind in (np.uint8, np.uint16):
             peak = float(np.iinfo(kind).max)
-            out = self.restore_batch(frames.astype(np.float32) / peak, callback=callback)
+            floats = frames.astype(np.float32) / peak
+            out = self.restore_batch(floats, callback=callback, session=session)
             return np.rint(out * peak).astype(kind)
         if not np.issubdtype(kind, np.floating):
             raise ValueError(f"frames must be float in [0, 1], uint8 or uint16, not {kind}")
@@ -252,20 +254,26 @@ class Restorer:
         bs = self.config.batch_size
         for start in range(0, frames.shape[0], bs):
             x = torch.from_numpy(np.ascontiguousarray(frames[start : start + bs], np.float32))
-            y = self.restore_tensor(x.permute(0, 3, 1, 2), callback=callback)
+            y = self.restore_tensor(x.permute(0, 3, 1, 2), callback=callback, session=session)
             out[start : start + bs] = y.permute(0, 2, 3, 1).cpu().numpy()
         return out
 
     @torch.inference_mode()
-    def restore_tensor(self, x: torch.Tensor, *, callback: Callback | None = None) -> torch.Tensor:
+    def restore_tensor(
+        self,
+        x: torch.Tensor,
+        *,
+        callback: Callback | None = None,
+        session: VideoSession | None = None,
+    ) -> torch.Tensor:
         """B x 3 x H x W tensor in [0, 1] -> restored tensor in [0, 1] on the same device.
 
-        With ``config.ensemble`` = N > 1 this is the mean of N restorations: odd passes restore
-        the mirror image (flipped back after), and every second pass draws the next seed's
-        noise. Each pass makes its own errors, so their mean is nearer the clean frame.
-        With ``config.guide_radius`` > 0 the result is then guided-filtered by the input frame:
-        the restoration's tones on the input's own fine detail (``restorecli.guided``).
-        With ``config.strength`` < 1 the result moves only that share of the way from the input.
+        The chain, then the finishing steps the config turns on (``restorecli.finishing``: the
+        guided filter by the input, then ``--strength``), each a function of (input, result).
+        With ``config.ensemble`` = N > 1 the chain's result is the mean of N restorations: odd
+        passes restore the mirror image (flipped back after), and every second pass draws the
+        next seed's noise. Each pass makes its own errors, so their mean is nearer the clean
+        frame.
         """
         cfg = self.config
         self.check_config()
@@ -276,19 +284,9 @@ class Restorer:
             out += y.flip(-1) if mirrored else y
         if cfg.ensemble > 1:
             out.div_(cfg.ensemble)
-        if cfg.guide_radius:
-            with self._stage("guide"):
-                out = transfer_detail(
-                    x,
-                    out,
-                    cfg.guide_radius,
-                    cfg.guide_eps,
-                    device=self.device,
-                    smoother=self._smoother,
-                )
-        if cfg.strength < 1:
-            xf = x.to(out.device, torch.float32)
-            out = out.sub_(xf).mul_(cfg.strength).add_(xf)
+        for name, step in finishing_steps(cfg, self.device):
+            with self._stage(name):
+                out = step(x, out, session)
         return out
 
     def _restore_frames(

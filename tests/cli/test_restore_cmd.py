@@ -65,7 +65,7 @@ class FakeRestorer:
             os.kill(os.getpid(), signal.SIGTERM)
         return 1.0 - image
 
-    def restore_batch(self, frames: np.ndarray, *, callback=None) -> np.ndarray:
+    def restore_batch(self, frames: np.ndarray, *, callback=None, session=None) -> np.ndarray:
         return 1.0 - frames
 
 
