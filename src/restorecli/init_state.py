@@ -63,7 +63,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.spatial import Delaunay, QhullError
 from torch.nn import functional as F
 
 from restorecli.config import INIT_MODES
@@ -306,6 +305,8 @@ def _delaunay_table(codebook: torch.Tensor) -> torch.Tensor | None:
     uniq, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
     if len(uniq) < dim + 2:
         return None
+    from scipy.spatial import Delaunay, QhullError  # only when a table is built
+
     try:
         tri = Delaunay(uniq)
     except QhullError:

@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.spatial import Delaunay, QhullError, cKDTree
+
+if TYPE_CHECKING:  # scipy loads when a table is built, not when a cached one is read
+    from scipy.spatial import cKDTree
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -57,6 +59,13 @@ ALGORITHM_VERSION = 1
 # Hull cells reach the box, so their centers move outward with it; a tenth of the codebook's
 # extent keeps them near the codebook.
 DEFAULT_BOX_MARGIN = 0.1
+
+
+def _qhull_error() -> type[Exception]:
+    from scipy.spatial import QhullError
+
+    return QhullError
+
 
 # Candidate seeding: "auto" (Delaunay in 2-D and 3-D, else nearest), "nearest" or "delaunay".
 _SEEDING = "auto"
@@ -292,8 +301,10 @@ def _seed_candidates(
     k, dim = codes.shape
     if _SEEDING in ("auto", "delaunay") and 2 <= dim <= 3 and k >= dim + 2:
         try:
+            from scipy.spatial import Delaunay
+
             indptr, indices = Delaunay(codes).vertex_neighbor_vertices
-        except QhullError:  # flat or collinear codebook: fall back to the nearest codes
+        except _qhull_error():  # flat or collinear codebook: fall back to the nearest codes
             pass
         else:
             stats.seeding = "delaunay"
@@ -451,6 +462,8 @@ def _solve_unique(
     # Constraints use the codes as given (differences of nearby codes are then exact); searches
     # use coordinates around the box center, where distances round less.
     centered = codes - 0.5 * (lo + hi)
+    from scipy.spatial import cKDTree
+
     tree = cKDTree(centered)
     indptr, indices = _seed_candidates(centered, tree, stats)
     basis = np.tile(np.arange(dim + 1), (k, 1))  # slanted face + upper box faces
