@@ -37,9 +37,7 @@ def latents_from(flat: torch.Tensor, b: int, h: int, w: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("dim", [1, 3, 8])
-@pytest.mark.parametrize("tree_from", [0, 1 << 16])  # the k-d tree, then the exact dense search
-def test_nearest_code_cpu_paths_are_exact(dim: int, tree_from: int, monkeypatch) -> None:
-    monkeypatch.setattr(quantizer_mod, "_TREE_MIN_ROWS", tree_from)
+def test_nearest_code_kdtree_path_is_exact(dim: int) -> None:
     codebook, flat = randn(257, dim, seed=dim), randn(1000, dim, seed=100 + dim)
     idx = nearest_code(flat, codebook)
     assert idx.dtype == torch.int64 and idx.shape == (1000,)
@@ -216,29 +214,3 @@ def test_nearest_codes_lists_the_k_nearest_in_order(dim: int) -> None:
     assert idx.shape == (50, 5)
     assert torch.equal(idx, want)
     assert torch.equal(idx[:, 0], nearest_code(flat, codebook))
-
-
-def test_the_exact_dense_search_settles_near_ties_as_the_tree_does(monkeypatch) -> None:
-    # Points almost halfway between two codes: the expanded distances may swap them.
-    codebook = randn(500, 3, seed=5) * 3
-    a, b = codebook[:100], codebook[100:200]
-    flat = (a + b) / 2 + 1e-4 * randn(100, 3, seed=6)
-    monkeypatch.setattr(quantizer_mod, "_TREE_MIN_ROWS", 0)
-    tree = nearest_code(flat, codebook)
-    monkeypatch.setattr(quantizer_mod, "_TREE_MIN_ROWS", 1 << 16)
-    assert torch.equal(nearest_code(flat, codebook), tree)
-    assert torch.equal(tree, brute_nearest(flat, codebook))
-
-
-def test_a_small_frame_is_searched_without_scipy() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, torch\n"
-        "from restorecli.models.quantizer import nearest_code\n"
-        "nearest_code(torch.randn(5000, 3), torch.randn(8192, 3))\n"
-        "print('scipy' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

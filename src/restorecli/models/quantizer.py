@@ -20,12 +20,6 @@ if TYPE_CHECKING:
 
 # Distances per block of the dense search (32 MB of float32), whatever K is.
 _CHUNK_ELEMENTS = 1 << 23
-# Below this many latent pixels (a frame of about 1 megapixel) the CPU search is the dense one,
-# made exact on its few best candidates: it is fast at that size, and a small run then never
-# loads scipy (a quarter of a second).
-_TREE_MIN_ROWS = 1 << 16
-# Candidates the dense search keeps per row for the exact comparison.
-_EXACT_CANDIDATES = 4
 
 
 @dataclass
@@ -63,27 +57,9 @@ def nearest_code(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     for K = 8192, D = 3; on accelerators the dense matrix, in row chunks, is the faster route.
     """
     if flat.device.type == "cpu" and codebook.shape[1] <= 16:
-        if flat.shape[0] < _TREE_MIN_ROWS:
-            return _nearest_exact(flat, codebook)
         _, idx = _code_tree(codebook).query(flat.detach().double().numpy(), workers=-1)
         return torch.from_numpy(np.asarray(idx, dtype=np.int64))
     return _nearest_dense(flat, codebook)
-
-
-def _nearest_exact(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """``nearest_code`` as exact as the k-d tree: the dense search's few best candidates per
-    row, compared by their float64 differences (the expanded form may swap near-ties)."""
-    k = min(_EXACT_CANDIDATES, codebook.shape[0])
-    c_sq = codebook.pow(2).sum(1)
-    out = torch.empty(flat.shape[0], dtype=torch.long, device=flat.device)
-    rows = max(1, _CHUNK_ELEMENTS // codebook.shape[0])
-    for start in range(0, flat.shape[0], rows):
-        block = flat[start : start + rows]
-        cand = torch.addmm(c_sq, block, codebook.t(), alpha=-2.0).topk(k, largest=False).indices
-        diff = block.double()[:, None, :] - codebook.double()[cand]
-        best = diff.pow(2).sum(2).argmin(1)
-        out[start : start + rows] = cand.gather(1, best[:, None])[:, 0]
-    return out
 
 
 def nearest_codes(flat: torch.Tensor, codebook: torch.Tensor, k: int) -> torch.Tensor:
