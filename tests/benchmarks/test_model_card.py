@@ -74,3 +74,17 @@ def test_card_block_is_measured_and_the_prose_kept(
     assert "restore eval --task derain CLEAN" in clean_rows[0] and ">= 35 dB" in clean_rows[0]
     # Tiny random weights cannot restore anything: the floors are reported as missed.
     assert "**no**" in rain_rows[0] and "**no**" in haze_row
+
+
+def test_the_fidelity_runs_validation_is_described_as_such(load_repo_script, tmp_path, monkeypatch):
+    import json
+
+    card = load_repo_script("benchmarks/model_card.py")
+    run = tmp_path / "training" / "fidelity"
+    run.mkdir(parents=True)
+    record = {"step": 500, "val_psnr": 28.5, "val_plain_derain_s0": 30.0, "val_plain_dehaze_s0": 20.0,
+              "val_fid_derain_s0": 45.0}  # fmt: skip
+    (run / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+    monkeypatch.setattr(card, "REPO", tmp_path)
+    (row,) = [x for x in card.validation_table() if "fidelity" in x]
+    assert "PSNR 28.50 dB with the fidelity path, 25.00 dB decoding the latent alone" in row
