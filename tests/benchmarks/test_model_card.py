@@ -82,8 +82,8 @@ def test_the_fidelity_runs_validation_is_described_as_such(load_repo_script, tmp
     card = load_repo_script("benchmarks/model_card.py")
     run = tmp_path / "training" / "fidelity"
     run.mkdir(parents=True)
-    record = {"step": 500, "val_psnr": 28.5, "val_plain_derain_s0": 30.0, "val_plain_dehaze_s0": 20.0,
-              "val_fid_derain_s0": 45.0}  # fmt: skip
+    record = {"step": 500, "val_psnr": 28.5, "val_plain_derain_s0": 30.0,
+              "val_plain_dehaze_s0": 20.0, "val_fid_derain_s0": 45.0}  # fmt: skip
     (run / "metrics.jsonl").write_text(json.dumps(record) + "\n")
     monkeypatch.setattr(card, "REPO", tmp_path)
     (row,) = [x for x in card.validation_table() if "fidelity" in x]
