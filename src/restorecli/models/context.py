@@ -134,6 +134,24 @@ class FrameContext(nn.Module):
             else None
         )
 
+    def read(
+        self,
+        frames: torch.Tensor,
+        size: int,
+        latent_hw: tuple[int, int] | None,
+        stride: int,
+        origin: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+        """Whole frames (B x 3 x H x W in [-1, 1], any size), shrunk to ``size`` -> the vector,
+        the map read at ``latent_hw`` latent pixels of ``stride`` image pixels placed at
+        ``origin`` (None without a map), and ``latent_hw`` (default: the whole frame's)."""
+        vector, coarse = self(context_frame(frames, size))
+        h, w = frames.shape[-2:]
+        latent_hw = latent_hw or (h // stride, w // stride)
+        if coarse is None:
+            return vector, None, latent_hw
+        return vector, read_at_latents(coarse, (h, w), latent_hw, stride, origin), latent_hw
+
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """B x 3 x h x w frames in [-1, 1] (already shrunk) -> (B x emb_dim vector, coarse
         B x grid x h/16 x w/16 map or None)."""

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from restorecli.models.autoencoder import Decoder, EncoderFeatures
-from restorecli.models.context import Context, FrameContext, context_frame, read_at_latents
+from restorecli.models.context import Context, FrameContext
 from restorecli.models.layers import ChannelNorm, ResBlock
 
 
@@ -91,11 +91,10 @@ class FidelityNet(nn.Module):
         a training crop's place in its view), as ``LatentUNet.encode_context``."""
         if self.frame_context is None:
             raise ValueError("this fidelity net has no frame-context branch")
-        vector, coarse = self.frame_context(context_frame(frames, self.config.context_size))
-        h, w = frames.shape[-2:]
-        latent_hw = latent_hw or (h // stride, w // stride)
-        assert coarse is not None  # a context branch here always makes a map
-        return Context(vector, read_at_latents(coarse, (h, w), latent_hw, stride, origin))
+        vector, grid, _ = self.frame_context.read(
+            frames, self.config.context_size, latent_hw, stride, origin
+        )
+        return Context(vector, grid)
 
     def decode(
         self,

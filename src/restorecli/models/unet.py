@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from restorecli.models.context import Context, FrameContext, context_frame, read_at_latents
+from restorecli.models.context import Context, FrameContext
 from restorecli.models.dark_prior import transmission_at_latents
 from restorecli.models.layers import ChannelNorm, ResBlock
 
@@ -121,17 +121,14 @@ class LatentUNet(nn.Module):
         training crop's place in its view; default 0)."""
         if self.frame_context is None:
             raise ValueError("this denoiser has no frame-context branch")
-        vector, coarse = self.frame_context(context_frame(frames, self.config.context_size))
-        h, w = frames.shape[-2:]
-        if latent_hw is None:
-            latent_hw = (h // stride, w // stride)
+        vector, grid, latent_hw = self.frame_context.read(
+            frames, self.config.context_size, latent_hw, stride, origin
+        )
         prior = None
         if self.config.dark_prior:
             t = transmission_at_latents(frames, latent_hw, stride, origin)
             prior = t.to(vector.dtype)
-        if coarse is None:
-            return Context(vector, prior=prior)
-        return Context(vector, read_at_latents(coarse, (h, w), latent_hw, stride, origin), prior)
+        return Context(vector, grid, prior)
 
     def forward(
         self,

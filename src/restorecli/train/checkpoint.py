@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,21 +125,11 @@ def compact_checkpoint(src: str | os.PathLike[str], dest: str | os.PathLike[str]
     model and its EMA from these weights, AdamW afresh): what version control keeps of the runs
     behind the shipped models.
     """
-    dest = Path(dest)
-    with safe_open(str(src), framework="pt") as f:
-        meta = f.metadata() or {}
-        tensors = {}
-        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-            if key.startswith("ema."):
-                t = f.get_tensor(key)
-                tensors[key] = t.half() if t.is_floating_point() else t
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        save_file(tensors, str(tmp), metadata={"info": meta.get("info", "{}")})
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
+
+    def half(t: torch.Tensor) -> torch.Tensor:
+        return t.half() if t.is_floating_point() else t
+
+    return _copy_checkpoint(src, dest, lambda key: key.startswith("ema."), half)
 
 
 def slim_checkpoint(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
@@ -147,10 +138,21 @@ def slim_checkpoint(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -
     Meant for keeping a run's progress in version control: resuming from it restarts AdamW's
     moment estimates, which settle within a few hundred steps, but keeps weights, EMA and step.
     """
+    return _copy_checkpoint(src, dest, lambda key: not key.startswith("optim."), lambda t: t)
+
+
+def _copy_checkpoint(
+    src: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    keep: Callable[[str], bool],
+    convert: Callable[[torch.Tensor], torch.Tensor],
+) -> Path:
+    """Write ``dest`` (atomically) with the tensors of ``src`` that ``keep`` names, converted,
+    and its progress info."""
     dest = Path(dest)
     with safe_open(str(src), framework="pt") as f:
         meta = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("optim.")}  # noqa: SIM118
+        tensors = {k: convert(f.get_tensor(k)) for k in f.keys() if keep(k)}  # noqa: SIM118
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
         save_file(tensors, str(tmp), metadata={"info": meta.get("info", "{}")})
