@@ -24,8 +24,8 @@ def test_one_row_of_three_unscaled_crops_per_photo(
         pixels = (rng.random((40, 60, 3)) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(tmp_path / f"{i}.png")
     out = tmp_path / "sheet.png"
-    code = sheets.main([str(tmp_path), "--task", "derain", "--weights", str(weights),
-                        "--out", str(out), "--limit", "2", "--crop", "32", "--device", "cpu"])  # fmt: skip
+    args = [str(tmp_path), "--task", "derain", "--weights", str(weights), "--out", str(out)]
+    code = sheets.main([*args, "--limit", "2", "--crop", "32", "--device", "cpu"])
     assert code == 0
     sheet = Image.open(out)
     assert sheet.width >= 3 * 32 and sheet.height >= 2 * 32  # unscaled crops, two rows
