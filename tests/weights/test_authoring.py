@@ -71,3 +71,16 @@ def test_files_outside_the_registry_folder_or_bad_values_leave_it_untouched(tmp_
         _register(registry, "x", _files(registry.parent, "in"), default_init="middle")
     assert registry.read_bytes() == before
     assert [p.name for p in registry.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_validated_steps_and_optional_roles_are_written_and_read_back(tmp_path: Path):
+    registry = tmp_path / "weights.toml"
+    registry.write_text(HEADER + "[models]\n\n[defaults]\n", encoding="utf-8")
+    files = _files(tmp_path, "v")
+    extra = tmp_path / "fidelity.safetensors"
+    extra.write_bytes(b"fidelity bytes")
+    files = {**files, "fidelity": extra}
+    _register(registry, "rain-v", files, validated_steps=[1, 2], settings={"fidelity": 0.5})
+    entry = load_registry(registry, include_builtin=False).get("rain-v")
+    assert entry.validated_steps == (1, 2) and entry.settings == {"fidelity": 0.5}
+    assert entry.file("fidelity").sha256 == sha256_file(extra)

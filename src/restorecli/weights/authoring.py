@@ -129,8 +129,10 @@ def _header(text: str) -> str:
 
 
 def _value(value: Any) -> str:
+    if isinstance(value, list):  # validated_steps
+        return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise TypeError(f"registry values are strings or numbers, got {value!r}")
+        raise TypeError(f"registry values are strings, numbers or lists, got {value!r}")
     if isinstance(value, float):
         return repr(value)  # Python's float repr (1e-05, 0.0001) is a TOML float
     return str(value) if isinstance(value, int) else json.dumps(value)  # JSON strings are TOML
