@@ -50,8 +50,13 @@ def sweep(
             label = " ".join(f"{k}={s['config'][k]}" for k in grid)
             row = rows.setdefault(label, {"setting": label, "psnr": {}, "input": {}})
             row["psnr"][folder.name] = s["mean"]["psnr"]
+            # A clean folder (input = target): the input's PSNR is infinite (JSON null).
             row["input"][folder.name] = s["input_mean"]["psnr"]
     return list(rows.values())
+
+
+def _finite(psnr: float | None) -> bool:
+    return psnr is not None and psnr < 99
 
 
 def table(rows: list[dict[str, Any]], folders: list[Path]) -> str:
@@ -61,14 +66,14 @@ def table(rows: list[dict[str, Any]], folders: list[Path]) -> str:
         "|---|" + "---:|" * (len(names) + 2),
     ]
     for r in rows:
-        # A clean folder (input = target) scores infinity as input: no margin to keep there.
-        margins = [r["psnr"][n] - r["input"][n] for n in names if r["input"][n] < 99]
+        # A clean folder scores infinity as input: no margin to keep there.
+        margins = [r["psnr"][n] - r["input"][n] for n in names if _finite(r["input"][n])]
         worst = min(margins) if margins else float("nan")
         mean = sum(r["psnr"][n] for n in names) / len(names)
         cells = " | ".join(f"{r['psnr'][n]:.2f}" for n in names)
         lines.append(f"| {r['setting']} | {cells} | {worst:+.2f} | {mean:.2f} |")
     inputs = " | ".join(
-        f"{rows[0]['input'][n]:.2f}" if rows[0]["input"][n] < 99 else "clean" for n in names
+        f"{rows[0]['input'][n]:.2f}" if _finite(rows[0]["input"][n]) else "clean" for n in names
     )
     lines.append(f"| input | {inputs} | | |")
     return "\n".join(lines)
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         ["--limit", str(args.limit)] if args.limit else []
     )
     rows = sweep(args.task, args.folders, grid, extra)
+    print(json.dumps(rows), file=sys.stderr)  # the raw scores, for a second look
     print(table(rows, args.folders))
     return 0
 
