@@ -117,7 +117,8 @@ def list_cmd(registry: RegistryOption = None, as_json: JsonOption = False) -> No
         task = row["task"] + (" (default)" if row["default_for_task"] else "")
         extra = "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
                         for k, v in row["settings"].items())  # fmt: skip
-        init = f"{row['default_init']}, {row['default_steps']} steps{extra}"
+        steps = row["default_steps"]
+        init = f"{row['default_init']}, {steps} step{'' if steps == 1 else 's'}{extra}"
         for i, f in enumerate(row["files"]):
             first = i == 0
             table.add_row(
