@@ -136,12 +136,14 @@ LOSSES = ("mse", "log-mse")
 LOG_MSE_FLOOR = 1e-4
 
 
-def regression_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """The batch's loss: plain MSE, or the mean over crops of log(MSE of the crop)."""
+def regression_loss(
+    pred: torch.Tensor, target: torch.Tensor, kind: str, floor: float = LOG_MSE_FLOOR
+) -> torch.Tensor:
+    """The batch's loss: plain MSE, or the mean over crops of log(MSE of the crop + floor)."""
     if kind == "mse":
         return F.mse_loss(pred, target)
-    per_crop = (pred - target).pow(2).flatten(1).mean(dim=1)
-    return torch.log(per_crop + LOG_MSE_FLOOR).mean()
+    per_crop = (pred.float() - target.float()).pow(2).flatten(1).mean(dim=1)
+    return torch.log(per_crop + floor).mean()
 
 
 def config_from_run(run: str | Path) -> DenoiserTrainConfig:

@@ -36,7 +36,7 @@ from restorecli.models.fidelity import FidelityConfig, FidelityNet
 from restorecli.models.vector_regression import VectorRegression, VRConfig
 from restorecli.train.checkpoint import load_checkpoint
 from restorecli.train.data import CropConfig, PhotoCrops
-from restorecli.train.denoiser import degraded_views_and_crops
+from restorecli.train.denoiser import degraded_views_and_crops, regression_loss
 from restorecli.train.loop import check_counts, psnr, to_tensor
 from restorecli.train.run import TrainingRun
 from restorecli.weights import sha256_file
@@ -148,14 +148,9 @@ class FrozenChain:
         return feats, sample(model, y0, self.schedule)
 
 
-def hard_requantize(ae: VQAutoencoder, z: torch.Tensor) -> torch.Tensor:
-    return ae.quantizer.lookup(ae.quantizer.nearest(z)).to(z.dtype)
-
-
 def log_mse(pred: torch.Tensor, target: torch.Tensor, floor: float) -> torch.Tensor:
-    """Mean over crops of log(MSE of the crop): a PSNR loss."""
-    per_crop = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
-    return torch.log(per_crop + floor).mean()
+    """Mean over crops of log(MSE of the crop): a PSNR loss (the denoisers' ``log-mse``)."""
+    return regression_loss(pred, target, "log-mse", floor)
 
 
 def build_chains(cfg: FidelityTrainConfig, device: torch.device) -> tuple[VQAutoencoder, dict]:
@@ -222,7 +217,7 @@ def validate(
             o = int(rows[0][3][0])
             degraded = views[..., o : o + n, o : o + n]
             feats, z0 = chains[task](degraded, views, origins)
-            z_q = hard_requantize(ae, z0)
+            z_q = ae.quantize(z0)[0]
             z_vr = bundle.vr(z0, ae.codebook)
             head = None
             if cfg.model.context:
@@ -275,7 +270,7 @@ def train_fidelity(cfg: FidelityTrainConfig, *, resume: bool = True) -> Path:
             clean, degraded = to_tensor(clean_np, device), to_tensor(degraded_np, device)
             views_t = to_tensor(views_np, device)
             feats, z0 = chains[task](degraded, views_t, torch.from_numpy(origins))
-            z_q = hard_requantize(ae, z0)
+            z_q = ae.quantize(z0)[0]
             target_latent = ae.encode(clean)
         head = None
         if cfg.model.context:  # the branch trains inside this step, from the whole views
