@@ -7,7 +7,10 @@
         --fidelity-file src/restorecli/data/weights/fidelity.safetensors --set fidelity=1
 
 ``--set KEY=VALUE`` sets any option a registry may hold (``restorecli.config``: guide_radius,
-guide_eps, fidelity, requantize).
+guide_eps, fidelity, requantize). The degradation detector is a model of the task "detect":
+
+    python scripts/register_weights.py detector --task detect --default \
+        --detector src/restorecli/data/weights/detector.safetensors
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name")
     parser.add_argument("--task", required=True)
-    parser.add_argument("--autoencoder", type=Path, required=True)
-    parser.add_argument("--denoiser", type=Path, required=True)
+    parser.add_argument("--autoencoder", type=Path)
+    parser.add_argument("--denoiser", type=Path)
+    parser.add_argument("--detector", type=Path, help="the detector's weights (task detect)")
     parser.add_argument("--init", default="chebyshev", help="default initial state")
     parser.add_argument("--steps", type=int, default=4, help="default diffusion steps")
     parser.add_argument(
@@ -41,7 +45,11 @@ def main() -> None:
     parser.add_argument("--default", action="store_true", help="make it the task's default")
     parser.add_argument("--registry", type=Path, default=builtin_registry_path())
     args = parser.parse_args()
-    files = {"autoencoder": args.autoencoder, "denoiser": args.denoiser}
+    detector = args.task == "detect"
+    roles = ("detector",) if detector else ("autoencoder", "denoiser")
+    files = {role: getattr(args, role) for role in roles}
+    if None in files.values():
+        parser.error(f"task {args.task} needs --{' and --'.join(roles)}")
     if args.fidelity_file:
         files["fidelity"] = args.fidelity_file
     if args.requantizer_file:
@@ -56,8 +64,8 @@ def main() -> None:
         args.name,
         task=args.task,
         files=files,
-        default_init=args.init,
-        default_steps=args.steps,
+        default_init=None if detector else args.init,
+        default_steps=None if detector else args.steps,
         licence=args.licence,
         description=args.description,
         default=args.default,

@@ -10,7 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from restorecli.models import AutoencoderConfig, LatentUNet, UNetConfig, VQAutoencoder
+from restorecli.models import (
+    AutoencoderConfig,
+    LatentUNet,
+    UNetConfig,
+    VQAutoencoder,
+    save_model,
+)
+from restorecli.models.detector import DegradationDetector, DetectorConfig
 from restorecli.pipeline import save_pretrained_folder
 
 # The docs generators live outside the package (scripts/, benchmarks/), run from a checkout;
@@ -120,3 +127,24 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+TINY_DETECTOR = DetectorConfig(width=4, crops=2, crop_size=16, global_size=16)
+
+
+@pytest.fixture
+def detector_file(tmp_path):
+    """``make(confident)``: a tiny detector file that gives every photo the same confidences
+    (``confident``: task -> p; the other tasks get 0.01)."""
+
+    def make(confident: dict[str, float] | None = None, name: str = "det") -> Path:
+        model = DegradationDetector(TINY_DETECTOR)
+        last = model.head[-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            for i, task in enumerate(TINY_DETECTOR.labels):
+                p = (confident or {}).get(task, 0.01)
+                last.bias[i] = float(torch.logit(torch.tensor(p)))
+        return save_model(model, tmp_path / f"{name}.safetensors")
+
+    return make

@@ -279,7 +279,13 @@ def test_batch_reports_bad_files_and_goes_on(folder: Path, tmp_path: Path) -> No
     assert (out / "sub" / "c.png").exists()
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     assert written == ["a.png", "b.jpg", "sub", "sub/c.png"]  # no partial or temp files
-    assert report.to_dict()["counts"] == {"restored": 3, "skipped": 0, "ignored": 1, "failed": 2}
+    assert report.to_dict()["counts"] == {
+        "restored": 3,
+        "kept": 0,
+        "skipped": 0,
+        "ignored": 1,
+        "failed": 2,
+    }
 
 
 def test_skip_existing_resumes_and_existing_fails_without_flags(tmp_path: Path) -> None:

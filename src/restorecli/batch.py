@@ -15,6 +15,7 @@ writable); a batch loads the model once and reports a bad file instead of stoppi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -27,6 +28,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from restorecli.auto import AutoRestorer, restore_auto
 from restorecli.errors import (
     EXIT_INTERNAL,
     CorruptInputError,
@@ -66,6 +68,7 @@ RESTORED = "restored"
 SKIPPED = "skipped"  # output already there and --skip-existing
 IGNORED = "ignored"  # not media (a batch's stray text file)
 FAILED = "failed"
+KEPT = "kept"  # judged clean by `restore auto`: the output is the input as it was
 
 # (done, total or None): frames of a video, tiles of a large image.
 Progress = Callable[[int, int | None], None]
@@ -106,9 +109,15 @@ class FileResult:
     height: int | None = None
     frames: int | None = None
     notes: list[str] = dataclasses.field(default_factory=list)  # e.g. encoder fallbacks
+    # `restore auto`: the tasks run (in order, [] when kept) and every task's confidence.
+    tasks: list[str] | None = None
+    scores: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.tasks is None:  # the task commands' reports stay as they were
+            del out["tasks"], out["scores"]
+        return out
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -181,6 +190,7 @@ class MediaInput:
     path: Path | None  # None: the data came from stdin and lives only in memory / temp file
     image: ImageData | None = None
     info: Any = None  # the video probe's result
+    raw: bytes | None = None  # an image read from stdin, as it came
     _temp: Path | None = None  # spooled stdin video
 
     @property
@@ -214,7 +224,7 @@ def open_input(
     if isinstance(source, bytes | bytearray):
         if kind == IMAGE:
             image = read_image(bytes(source), max_pixels=limit or 0)
-            return MediaInput(IMAGE, "<stdin>", None, image=image)
+            return MediaInput(IMAGE, "<stdin>", None, image=image, raw=bytes(source))
         return _open_stdin_video(bytes(source), limit)
     path = Path(source)
     if kind == IMAGE:
@@ -367,6 +377,87 @@ def restore_media(
     )
 
 
+def keep_media(
+    media: MediaInput,
+    dst: Path | BinaryIO,
+    options: FileOptions,
+    *,
+    create_parents: bool = False,
+) -> FileResult:
+    """Write ``media`` unchanged to ``dst``: its own bytes when ``dst`` is a stream or a file of
+    the input's format, else its pixels (and metadata) in the format ``dst`` asks for."""
+    start = time.perf_counter()
+    src = media.source_path
+    if isinstance(dst, Path):
+        if media.kind == IMAGE:
+            assert media.image is not None
+            same = format_for_path(dst) == media.image.format
+        else:
+            same = src is not None and dst.suffix.lower() == src.suffix.lower()
+        if not same:  # another format: decode-encode, the pixels as they were
+            result = restore_media(_Unchanged(), media, dst, options, create_parents=create_parents)
+            result.status = KEPT
+            return result
+        inputs = [media.path] if media.path is not None else []
+        with atomic_output(
+            dst, overwrite=options.overwrite, input_paths=inputs, create_parents=create_parents
+        ) as tmp:
+            _copy_source(media, tmp)
+        output = str(dst)
+    else:
+        _copy_source(media, dst)
+        dst.flush()
+        output = _stream_name(dst)
+    image = media.image
+    return FileResult(
+        input=media.label,
+        output=output,
+        status=KEPT,
+        kind=media.kind,
+        seconds=round(time.perf_counter() - start, 3),
+        width=image.width if image is not None else getattr(media.info, "width", None),
+        height=image.height if image is not None else getattr(media.info, "height", None),
+    )
+
+
+def _copy_source(media: MediaInput, dst: Path | BinaryIO) -> None:
+    if media.raw is not None:
+        if isinstance(dst, Path):
+            dst.write_bytes(media.raw)
+        else:
+            dst.write(media.raw)
+        return
+    assert media.source_path is not None
+    if isinstance(dst, Path):
+        shutil.copyfile(media.source_path, dst)
+    else:
+        with open(media.source_path, "rb") as fh:
+            shutil.copyfileobj(fh, dst)
+
+
+class _Unchanged:
+    """A FrameRestorer that returns its frames: re-encoding a kept file in another format."""
+
+    config = None
+    name = None
+    task = None
+    device = None
+
+    def restore_array(self, image: np.ndarray, *, callback: Any = None) -> np.ndarray:
+        return image
+
+    def restore_batch(
+        self, frames: np.ndarray, *, callback: Any = None, session: Any = None
+    ) -> np.ndarray:
+        return frames
+
+    def check_config(self, given: Any = ()) -> None:
+        return None
+
+    def sequence(self) -> Any:
+        return contextlib.nullcontext()
+
+
 def _stream_name(stream: BinaryIO) -> str:
     """How a binary output stream is named in reports: its path (``/dev/null``) or <stdout>."""
     name = getattr(stream, "name", None)
@@ -462,7 +553,7 @@ class BatchReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "counts": {s: self.count(s) for s in (RESTORED, SKIPPED, IGNORED, FAILED)},
+            "counts": {s: self.count(s) for s in (RESTORED, KEPT, SKIPPED, IGNORED, FAILED)},
             "files": [r.to_dict() for r in self.results],
         }
 
@@ -576,7 +667,7 @@ def _is_empty(path: Path) -> bool:
 
 
 def run_batch(
-    restorer: FrameRestorer,
+    restorer: FrameRestorer | AutoRestorer,
     items: Iterable[BatchItem],
     options: FileOptions,
     *,
@@ -587,6 +678,7 @@ def run_batch(
 ) -> BatchReport:
     """Restore every RESTORE item; a file that fails is reported, and the batch goes on.
 
+    With an ``AutoRestorer`` (``restore batch --task auto``), each file gets its own decision.
     ``raise_unexpected`` lets errors other than RestoreError through (for --debug).
     KeyboardInterrupt always stops the batch (the file being written is discarded).
     """
@@ -612,7 +704,7 @@ def run_batch(
 
 
 def _restore_item(
-    restorer: FrameRestorer,
+    restorer: FrameRestorer | AutoRestorer,
     item: BatchItem,
     options: FileOptions,
     progress: Progress | None,
@@ -627,6 +719,10 @@ def _restore_item(
                 input_paths=[item.src],
                 create_parents=True,
             )
+            if isinstance(restorer, AutoRestorer):
+                return restore_auto(
+                    restorer, media, item.dst, options, progress=progress, create_parents=True
+                )
             return restore_media(
                 restorer, media, item.dst, options, progress=progress, create_parents=True
             )

@@ -24,6 +24,11 @@ TASKS: dict[str, str] = {
     "denoise": "Remove sensor noise from a photo or video.",
     "deblur": "Remove motion and focus blur from a photo or video.",
 }
+# The order `restore auto` runs the tasks it detects in: the reverse of how a photo gets them
+# (the scene's haze, snow and rain, then drops on the glass, the lens and the shake, the sensor).
+AUTO_ORDER = ("denoise", "deblur", "deraindrop", "derain", "desnow", "dehaze")
+# The detector's confidence at which `restore auto` runs a task.
+DETECT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,8 @@ def registry_options() -> dict[str, tuple[str, Option, Any]]:
 
 
 __all__ = [
+    "AUTO_ORDER",
+    "DETECT_THRESHOLD",
     "INIT_MODES",
     "INIT_STATES",
     "REQUANTIZE_MODES",

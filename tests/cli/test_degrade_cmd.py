@@ -140,3 +140,16 @@ def test_16bit_grey_input_is_scaled_not_saturated(cli, tmp_path):
     out = tmp_path / "out.png"
     assert cli("jpeg", str(src), "-o", str(out), "--severity", "0").exit_code == 0
     assert abs(int(load(out).mean()) - 128) <= 2
+
+
+def test_set_fixes_settings_and_refuses_unknown_ones(cli, tmp_path):
+    src = tmp_path / "clean.png"
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(src)
+    args = ["denoise", str(src), "--seed", "0", "--set", "kind=gaussian"]
+    result = cli(*args, "--set", "sigma=25/255", "-o", str(tmp_path / "a.png"))
+    assert result.exit_code == 0, result.output
+    noise = np.asarray(Image.open(tmp_path / "a.png")).astype(float) - 128
+    assert noise.std() == pytest.approx(25, rel=0.1)
+    bad = cli(*args, "--set", "volume=3", "-o", str(tmp_path / "b.png"))
+    assert bad.exit_code == 2 and "denoise has no setting 'volume'" in bad.output
+    assert not (tmp_path / "b.png").exists()

@@ -160,10 +160,15 @@ def test_task_and_batch_commands_share_the_run_options() -> None:
     from restorecli.cli.restore_cmd import RunOptions
 
     commands = typer.main.get_command(app).commands
+    auto_only = ("detector", "threshold")
     fields = [f.name for f in dataclasses.fields(RunOptions) if f.name != "sampling"]
+    shared = [f for f in fields if f not in auto_only]
+    for name in ("derain", "batch", "auto"):
+        params = [p.name for p in commands[name].params]
+        assert [p for p in params if p in shared] == shared, name
+        assert all((p in params) == (name != "derain") for p in auto_only), name
     for name in ("derain", "batch"):
         params = [p.name for p in commands[name].params]
-        assert [p for p in params if p in fields] == fields, name
         assert params.index("suffix") == params.index("overwrite") + 1  # beside the output options
 
 
@@ -477,7 +482,7 @@ def test_batch_default_output_is_a_sibling_and_json(runner, fake, photos, tmp_pa
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["output"] == str(tmp_path / "photos_dehaze")
-    assert report["counts"] == {"restored": 1, "skipped": 0, "ignored": 1, "failed": 0}
+    assert report["counts"] == {"restored": 1, "kept": 0, "skipped": 0, "ignored": 1, "failed": 0}
     assert names(tmp_path / "photos_dehaze") == ["a.png"]  # not recursive: sub/ left out
     assert "photos_dehaze" not in names(photos)
 
@@ -625,3 +630,66 @@ def test_output_to_dev_null_is_written_as_a_stream(runner, fake, tmp_path) -> No
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["output"] == os.devnull
     assert names(tmp_path) == ["in.png"]
+
+
+# --- restore auto, batch --task auto ------------------------------------------------------------
+
+
+def test_auto_keeps_a_photo_it_judges_clean(runner, fake, tmp_path, detector_file) -> None:
+    src = tmp_path / "in.jpg"
+    Image.fromarray(np.full((12, 10, 3), 90, np.uint8)).save(src, quality=70)
+    det = detector_file({"derain": 0.3})
+    result = runner.invoke(app, ["auto", str(src), "--detector", str(det)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "in_auto.jpg"
+    assert out.read_bytes() == src.read_bytes()  # untouched, byte for byte
+    assert "judged clean (highest: derain 0.30)" in result.stderr
+    assert fake.calls == []  # no restore model was loaded
+
+
+def test_auto_runs_what_it_detects_in_order(runner, fake, tmp_path, detector_file) -> None:
+    src = write_png(tmp_path / "in.png")
+    det = detector_file({"dehaze": 0.9, "denoise": 0.7})
+    result = runner.invoke(
+        app, ["auto", str(src), "-o", str(tmp_path / "o.png"), "--detector", str(det), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["task"] == "auto" and summary["status"] == "restored"
+    assert summary["tasks"] == ["denoise", "dehaze"]
+    assert summary["scores"]["dehaze"] == pytest.approx(0.9, abs=1e-3)
+    assert [c["task"] for c in fake.calls] == ["denoise", "dehaze"]
+    # Each fake model inverts: two of them give the photo back.
+    assert np.array_equal(pixels(tmp_path / "o.png"), pixels(src))
+    raised = runner.invoke(
+        app, ["auto", str(src), "-o", str(tmp_path / "p.png"), "--detector", str(det),
+              "--threshold", "0.8"],
+    )  # fmt: skip
+    assert raised.exit_code == 0 and np.array_equal(pixels(tmp_path / "p.png"), 255 - pixels(src))
+
+
+def test_auto_refuses_weights_and_pipes(runner, fake, tmp_path, detector_file) -> None:
+    src = write_png(tmp_path / "in.png")
+    result = runner.invoke(app, ["auto", str(src), "--weights", "derain-cheb"])
+    assert result.exit_code == 2 and "auto runs each task's own model" in result.stderr
+    det = detector_file({})
+    piped = runner.invoke(app, ["auto", "-", "--detector", str(det)], input=png_bytes())
+    assert piped.exit_code == 0 and piped.stdout_bytes == png_bytes()
+
+
+def test_batch_auto_decides_per_file(runner, fake, tmp_path, detector_file) -> None:
+    folder = tmp_path / "in"
+    write_png(folder / "a.png")
+    write_png(folder / "b.png", seed=1)
+    det = detector_file({})
+    result = runner.invoke(
+        app, ["batch", str(folder), "--task", "auto", "--detector", str(det), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [r["status"] for r in report["files"]] == ["kept", "kept"]
+    assert all(r["tasks"] == [] for r in report["files"]) and report["counts"]["kept"] == 2
+    out = tmp_path / "in_auto"
+    assert (out / "a.png").read_bytes() == (folder / "a.png").read_bytes()
+    wrong = runner.invoke(app, ["batch", str(folder), "--task", "derain", "--detector", str(det)])
+    assert wrong.exit_code == 2 and "only --task auto uses a detector" in wrong.stderr

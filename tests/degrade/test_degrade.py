@@ -107,3 +107,22 @@ def test_bad_arguments_are_refused(kwargs, error, image64):
 def test_bad_shapes_are_refused(bad):
     with pytest.raises(ValueError):
         degrade("jpeg", bad, seed=0, severity=0.5)
+
+
+def test_settings_fix_a_degradation_for_a_benchmark():
+    from restorecli.degrade import config_with
+
+    cfg = config_with("denoise", {"kind": "gaussian", "sigma": "25/255", "grey_prob": "0"})
+    assert cfg.kind == "gaussian" and cfg.grey_prob == 0.0
+    assert cfg.sigma.at(0.0) == cfg.sigma.at(1.0) == pytest.approx(25 / 255)
+    clean = np.full((64, 64, 3), 0.5, np.float32)
+    for severity in (0.0, 1.0):  # the severity no longer matters
+        noisy = degrade("denoise", clean, seed=1, severity=severity, config=cfg)
+        assert (noisy - clean).std() == pytest.approx(25 / 255, rel=0.05)
+    assert config_with("deblur", {"motion_steps": "8"}).motion_steps == 8
+    with pytest.raises(ValueError, match="has no setting 'nope'; it has kind_weights"):
+        config_with("denoise", {"nope": "1"})
+    with pytest.raises(ValueError, match="sigma='x'"):
+        config_with("denoise", {"sigma": "x"})
+    with pytest.raises(ValueError, match="only numbers and names"):
+        config_with("denoise", {"kind_weights": "1"})

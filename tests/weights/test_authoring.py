@@ -84,3 +84,18 @@ def test_validated_steps_and_optional_roles_are_written_and_read_back(tmp_path: 
     entry = load_registry(registry, include_builtin=False).get("rain-v")
     assert entry.validated_steps == (1, 2) and entry.settings == {"fidelity": 0.5}
     assert entry.file("fidelity").sha256 == sha256_file(extra)
+
+
+def test_a_detector_is_registered_without_init_or_steps(tmp_path: Path):
+    registry = tmp_path / "weights.toml"
+    registry.write_text("[models]\n\n[defaults]\n", encoding="utf-8")
+    (tmp_path / "weights").mkdir()
+    det = tmp_path / "weights" / "det.safetensors"
+    det.write_bytes(b"detector bytes")
+    register_bundled(registry, "det", task="detect", files={"detector": det}, default=True)
+    entry = load_registry(registry, include_builtin=False).get("det")
+    assert entry.default_init is None and entry.files[0].sha256 == sha256_file(det)
+    with pytest.raises(ValueError, match="one detector file"):
+        register_bundled(registry, "x", task="detect", files={"detector": det}, default_steps=1)
+    with pytest.raises(ValueError, match="default init and steps"):
+        register_bundled(registry, "y", task="derain", files=_files(tmp_path, "y"))

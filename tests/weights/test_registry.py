@@ -205,3 +205,29 @@ def test_validated_steps_are_read_and_checked(tmp_path):
         path = write(tmp_path, {"m": model("derain", hub_files(), validated_steps=bad)})
         with pytest.raises(WeightsError, match="validated_steps"):
             load_registry(path, include_builtin=False)
+
+
+def detector_model(**extra) -> dict:
+    files = [file_entry("detector", tiny_safetensors(3), bundled="det.safetensors")]
+    return {"task": "detect", "description": "d", "licence": "MIT", **extra, "files": files}
+
+
+def test_a_detector_has_one_file_and_no_sampling_settings(tmp_path):
+    path = write(tmp_path, {"det": detector_model()}, {"detect": "det"})
+    reg = load_registry(path, include_builtin=False)
+    entry = reg.get("det")
+    assert entry.default_init is None and entry.default_steps is None
+    assert [f.role for f in entry.files] == ["detector"]
+    assert reg.default_for("detect") == "det"
+    with pytest.raises(WeightsError, match="no sampling settings"):
+        load_registry(write(tmp_path, {"det": detector_model(fidelity=1.0)}), include_builtin=False)
+    two = detector_model()
+    two["files"].append(file_entry("denoiser", tiny_safetensors(4), bundled="d.safetensors"))
+    with pytest.raises(WeightsError, match="one file, of role 'detector'"):
+        load_registry(write(tmp_path, {"det": two}), include_builtin=False)
+
+
+def test_only_a_detect_model_has_a_detector_file(tmp_path):
+    files = [*hub_files(), file_entry("detector", tiny_safetensors(3), bundled="x.safetensors")]
+    with pytest.raises(WeightsError, match="only a model of task 'detect'"):
+        load_registry(write(tmp_path, {"m": model("derain", files)}), include_builtin=False)

@@ -10,7 +10,7 @@ import pytest
 from restorecli_tests_fake_hub import SHA_A, file_entry, model, registry_toml, tiny_safetensors
 
 from restorecli.errors import ModelNotAvailableError, WeightsError
-from restorecli.weights import load_registry, locate, resolve
+from restorecli.weights import load_registry, locate, resolve, resolve_detector
 
 
 def bundled_registry(tmp_path: Path, *, with_hub: bool = False) -> Path:
@@ -123,3 +123,32 @@ def test_a_damaged_file_of_the_shipped_registry_asks_for_a_reinstall(tmp_path, m
     (tmp_path / "weights" / "denoiser.safetensors").unlink()
     with pytest.raises(WeightsError, match="is missing; reinstall restorecli"):
         resolve("derain-bundled", registry=registry)
+
+
+def test_the_detector_resolves_by_default_by_name_or_by_path(tmp_path, hub):
+    content = tiny_safetensors(7)
+    (tmp_path / "det.safetensors").write_bytes(content)
+    hub.add("someone/detector", SHA_A, "detector.safetensors", content)
+    det = file_entry("detector", content, bundled="det.safetensors")
+    remote = file_entry("detector", content, repo_id="someone/detector", revision=SHA_A)
+    models = {
+        "det-local": {"task": "detect", "licence": "MIT", "files": [det]},
+        "det-hub": {"task": "detect", "licence": "MIT", "files": [remote]},
+    }
+    registry = tmp_path / "weights.toml"
+    registry.write_text(registry_toml(models, {"detect": "det-hub"}), encoding="utf-8")
+    reg = load_registry(registry, include_builtin=False)
+    path, name = resolve_detector(registry=reg)  # the default: downloaded, then verified
+    assert name == "det-hub" and path.read_bytes() == content and len(hub.requests) > 0
+    local = resolve_detector("det-local", registry=reg)
+    assert local == ((tmp_path / "det.safetensors").resolve(), "det-local")
+    assert resolve_detector(tmp_path / "det.safetensors")[1] == "det"
+    with pytest.raises(WeightsError, match="is not a safetensors file"):
+        (tmp_path / "bad.safetensors").write_bytes(b"nope")
+        resolve_detector(str(tmp_path / "bad.safetensors"))
+    (tmp_path / "r").mkdir()
+    other = load_registry(bundled_registry(tmp_path / "r"), include_builtin=False)
+    with pytest.raises(ModelNotAvailableError, match="registered for task 'detect'"):
+        resolve_detector(registry=other)
+    with pytest.raises(ModelNotAvailableError, match="is a derain model, not a detector"):
+        resolve_detector("derain-bundled", registry=other)

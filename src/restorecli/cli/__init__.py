@@ -49,6 +49,7 @@ DEBUG_KEY = "restore.debug"
 # Order here is the order of the help listing.
 _COMMAND_MODULES = (
     "restore_cmd",
+    "detect_cmd",
     "models_cmd",
     "degrade_cmd",
     "train_cmd",

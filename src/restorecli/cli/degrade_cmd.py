@@ -15,7 +15,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from restorecli.degrade import TASKS, degrade
+from restorecli.degrade import TASKS, config_with, degrade
 from restorecli.errors import (
     CorruptInputError,
     DiskFullError,
@@ -151,12 +151,32 @@ def degrade_command(
         bool, typer.Option("--pairs", help="Write OUT/input/ (degraded) and OUT/target/ (clean).")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files.")] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            show_default=False,
+            help="Fix a setting of the degradation (repeat), e.g. for the usual Gaussian noise "
+            "test: --set kind=gaussian --set sigma=25/255 --set grey_prob=0. A range given one "
+            "number stays at it.",
+        ),
+    ] = None,
 ) -> None:
     """Synthesise a degraded version of clean images (training or test pairs)."""
     if task not in TASKS:
         raise typer.BadParameter(
             f"unknown task {task!r}; choose from {', '.join(TASKS)}", param_hint="'TASK'"
         )
+    config = None
+    if settings:
+        pairs_given = [item.partition("=") for item in settings]
+        if any(not key or not sep for key, sep, _ in pairs_given):
+            raise typer.BadParameter("give KEY=VALUE", param_hint="--set")
+        try:
+            config = config_with(task, {key: value for key, _, value in pairs_given})
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--set") from None
     if not src.exists():
         raise InputNotFoundError(f"{src}: no such file or folder")
     folder = src.is_dir()
@@ -168,7 +188,7 @@ def degrade_command(
             clean, icc = read_rgb(path)
             # A single file uses --seed as is, so the CLI matches degrade(..., seed=N).
             rng = np.random.default_rng(file_seed(seed, path.name) if folder else seed)
-            write_rgb(dst, degrade(task, clean, rng=rng, severity=severity), icc)
+            write_rgb(dst, degrade(task, clean, rng=rng, severity=severity, config=config), icc)
             if target is not None:
                 write_rgb(target, clean, icc)
         except RestoreError as exc:

@@ -119,6 +119,8 @@ def list_cmd(registry: RegistryOption = None, as_json: JsonOption = False) -> No
                         for k, v in row["settings"].items())  # fmt: skip
         steps = row["default_steps"]
         init = f"{row['default_init']}, {steps} step{'' if steps == 1 else 's'}{extra}"
+        if steps is None:  # the detector
+            init = "-"
         for i, f in enumerate(row["files"]):
             first = i == 0
             table.add_row(

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from restorecli.cli.declared import config_parameters, config_values, value_of, with_parameters
-from restorecli.config import TASKS
+from restorecli.config import AUTO_ORDER, DETECT_THRESHOLD, TASKS
 from restorecli.errors import EXIT_FAILURES, RestoreError
 
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
@@ -38,8 +38,11 @@ REPORT_PANEL = "Reporting"
 
 
 # Typer shows Enum members as choices; values are plain strings.
+# `restore auto` and `batch --task auto`: detect, then run what was found (restorecli.auto).
+AUTO = "auto"
+
 PrecisionChoice = Enum("PrecisionChoice", {name: name for name in PRECISIONS}, type=str)
-TaskChoice = Enum("TaskChoice", {name: name for name in TASKS}, type=str)
+TaskChoice = Enum("TaskChoice", {name: name for name in (*TASKS, AUTO)}, type=str)
 
 
 # Options shared by the task commands and `batch` (Annotated aliases keep the signatures short);
@@ -200,6 +203,9 @@ class RunOptions:
     debug: bool = False
     # The RestoreConfig options the user gave (restorecli.config); the rest stay the model's.
     sampling: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # auto only: the detector (None: the registry's) and the confidence that runs a task.
+    detector: str | None = None
+    threshold: float = DETECT_THRESHOLD
 
     def config_overrides(self) -> dict[str, Any]:
         """Only the sampling options the user gave: the rest stay the model's defaults."""
@@ -282,9 +288,29 @@ def _load(task: str, run: RunOptions, reporter: Any) -> Any:
     return restorer
 
 
+def _load_auto(run: RunOptions, reporter: Any) -> Any:
+    """The AutoRestorer: the detector now, each task's model when a file first needs it."""
+    from restorecli.auto import AutoRestorer
+    from restorecli.detect import load_detector
+
+    with reporter.status("loading the detector"):
+        detector = load_detector(run.detector, device=run.device, offline=run.offline or None)
+    return AutoRestorer(detector, lambda task: _load(task, run, reporter), run.threshold)
+
+
 def _check_model_exists(task: str, run: RunOptions) -> None:
     """A task without registered weights fails at once, from the registry alone (no torch)."""
-    if run.weights is None:
+    if task == AUTO:
+        if run.weights is not None:
+            raise typer.BadParameter(
+                "auto runs each task's own model; --weights names one model", param_hint="--weights"
+            )
+        if run.detector is None:
+            from restorecli.weights import default_model_for_task
+            from restorecli.weights.registry import DETECT_TASK
+
+            default_model_for_task(DETECT_TASK)
+    elif run.weights is None:
         from restorecli.weights import default_model_for_task
 
         default_model_for_task(task)
@@ -316,6 +342,7 @@ def restore_one(
 
     Without an output, ``IN.EXT`` goes to ``IN{suffix}.EXT`` (suffix ``_TASK`` by default).
     """
+    from restorecli.auto import restore_auto
     from restorecli.batch import (
         check_destination,
         default_destination,
@@ -359,7 +386,7 @@ def restore_one(
         if dst is not None and kind is None:  # stdin turned out to be a video
             check_destination(dst, media.kind, overwrite=run.overwrite)
         with Reporter(console) as reporter:
-            restorer = _load(task, run, reporter)
+            restorer = _load_auto(run, reporter) if task == AUTO else _load(task, run, reporter)
             total = getattr(media.info, "frames", None) if media.info is not None else None
             unit = "frames" if media.kind != IMAGE else "tiles"  # a large image: tile by tile
             reporter.start_file(Path(media.label).name, total=total or None, unit=unit)
@@ -369,12 +396,16 @@ def restore_one(
                     out = stack.enter_context(open(str(output_arg), "wb"))
                 elif dst is None:
                     out = typer.get_binary_stream("stdout")
-                result = restore_media(
+                restore = restore_auto if task == AUTO else restore_media
+                result = restore(
                     restorer, media, out, run.file_options(), progress=reporter.file_progress
                 )
             reporter.end_file()
 
-    summary = {"task": task, **result.to_dict(), **describe_restorer(restorer)}
+    if task == AUTO:
+        summary = {"task": task, **result.to_dict(), "detector": restorer.detector.name}
+    else:
+        summary = {"task": task, **result.to_dict(), **describe_restorer(restorer)}
     if run.as_json:  # on stderr when stdout carries the image
         typer.echo(json.dumps(summary, default=str), err=to_stdout)
     elif not run.quiet:
@@ -383,7 +414,8 @@ def restore_one(
         size = f"{result.width}x{result.height}" if result.width else media.kind
         frames = f", {result.frames} frames" if result.frames else ""
         console.print(
-            f"restored {result.input} -> {result.output} ({size}{frames}, {result.seconds:.1f} s)",
+            f"{result.status} {result.input} -> {result.output} ({size}{frames}, "
+            f"{result.seconds:.1f} s)",
             markup=False,
         )
 
@@ -453,6 +485,63 @@ def _make_task_command(task: str) -> Callable[..., None]:
     return _with_run_options(command)
 
 
+def _auto_options(run: RunOptions, detector: str | None, threshold: float) -> RunOptions:
+    return dataclasses.replace(run, detector=detector, threshold=threshold)
+
+
+AUTO_HELP = (
+    "Which tasks the file needs (restore detect), then those tasks in order, or nothing.\n\n"
+    "A photo judged clean is kept as it is (its own bytes when the output has its format), with "
+    f"a note. Tasks run in the order {', '.join(AUTO_ORDER)}. Without -o, IN.EXT is written to "
+    "IN_auto.EXT beside it; - reads stdin / writes stdout."
+)
+Detector = Annotated[
+    str | None,
+    typer.Option(
+        "--detector",
+        metavar="NAME|PATH",
+        show_default=False,
+        rich_help_panel=MODEL_PANEL,
+        help="Detector model or .safetensors file (default: the registry's).",
+    ),
+]
+Threshold = Annotated[
+    float,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        rich_help_panel=MODEL_PANEL,
+        help="Detector confidence at which a task runs.",
+    ),
+]
+
+
+@_with_run_options
+def auto_command(
+    ctx: typer.Context,
+    input: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Image or video file, or - for stdin.")
+    ],
+    output: Output = None,
+    *,
+    run: RunOptions,  # the shared options (see _with_run_options)
+    detector: Detector = None,
+    threshold: Threshold = DETECT_THRESHOLD,
+) -> None:
+    _set_debug(ctx, run.debug)
+    run = _auto_options(run, detector, threshold)
+    try:
+        restore_one(AUTO, input, output, run)
+    except RestoreError as exc:
+        if run.as_json:
+            _print_failure_json(AUTO, input, output, exc)
+        raise
+
+
+auto_command.__doc__ = AUTO_HELP
+
+
 # --- restore batch DIR ---------------------------------------------------------------------------
 
 
@@ -497,6 +586,8 @@ def batch_command(
             "--suffix", rich_help_panel=OUTPUT_PANEL, help="Added to each output file name."
         ),
     ] = "",
+    detector: Detector = None,
+    threshold: Threshold = DETECT_THRESHOLD,
 ) -> None:
     """Restore every image and video in a folder, mirroring it into another folder.
 
@@ -505,6 +596,9 @@ def batch_command(
     so an interrupted run resumes with --skip-existing.
     """
     _set_debug(ctx, run.debug)
+    if value_of(task) != AUTO and (detector is not None or threshold != DETECT_THRESHOLD):
+        raise typer.BadParameter("only --task auto uses a detector", param_hint="--detector")
+    run = _auto_options(run, detector, threshold)
     report = restore_folder(
         value_of(task) or "",
         folder,
@@ -552,7 +646,7 @@ def restore_folder(
         restorer = None
         if todo:
             check_writable(out_root / ".probe", create_parents=True)
-            restorer = _load(task, run, reporter)
+            restorer = _load_auto(run, reporter) if task == AUTO else _load(task, run, reporter)
         reporter.overall(len(items), f"{task} {folder}")
 
         def on_start(item: Any) -> None:
@@ -595,9 +689,9 @@ def _print_summary(console: Any, report: Any, out_root: Path) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from restorecli.batch import FAILED, IGNORED, RESTORED, SKIPPED
+    from restorecli.batch import FAILED, IGNORED, KEPT, RESTORED, SKIPPED
 
-    styles = {RESTORED: "green", SKIPPED: "cyan", IGNORED: "dim", FAILED: "bold red"}
+    styles = {RESTORED: "green", KEPT: "green", SKIPPED: "cyan", IGNORED: "dim", FAILED: "bold red"}
     table = Table(title=f"restore batch -> {out_root}", title_justify="left", expand=False)
     table.add_column("file", overflow="fold")
     table.add_column("status")
@@ -607,11 +701,13 @@ def _print_summary(console: Any, report: Any, out_root: Path) -> None:
         table.add_row(
             Text(r.input),
             Text(r.status, style=styles[r.status]),
-            f"{r.seconds:.1f} s" if r.status == RESTORED else "",
-            Text(r.message),
+            f"{r.seconds:.1f} s" if r.status in (RESTORED, KEPT) else "",
+            Text(r.message or (r.notes[0] if r.tasks is not None and r.notes else "")),
         )
     console.print(table)
-    counts = ", ".join(f"{report.count(s)} {s}" for s in (RESTORED, SKIPPED, IGNORED, FAILED))
+    shown = (RESTORED, KEPT, SKIPPED, IGNORED, FAILED) if report.count(KEPT) else None
+    shown = shown or (RESTORED, SKIPPED, IGNORED, FAILED)
+    counts = ", ".join(f"{report.count(s)} {s}" for s in shown)
     console.print(counts, markup=False)
 
 
@@ -624,6 +720,11 @@ def register(app: typer.Typer) -> None:
         app.command(task, help=None, short_help=summary, rich_help_panel=PANEL)(
             _make_task_command(task)
         )
+    app.command(
+        AUTO,
+        short_help="Detect what a photo or video needs and restore it (or keep it).",
+        rich_help_panel=PANEL,
+    )(auto_command)
     app.command(
         "batch", short_help="Restore every image and video in a folder.", rich_help_panel=PANEL
     )(batch_command)

@@ -1,4 +1,4 @@
-"""``restore train autoencoder|denoiser|fidelity``: train models from a folder of clean photos."""
+"""``restore train autoencoder|denoiser|fidelity|detector``: train models on clean photos."""
 
 from __future__ import annotations
 
@@ -331,6 +331,63 @@ def train_fidelity_cmd(
     _train_and_export(make_config, train_fidelity, export_fidelity, resume=resume, export=export)
 
 
+@train_app.command("detector")
+def train_detector_cmd(
+    data: Path = typer.Argument(..., help="Folder of clean photos (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint, metrics, config."),
+    steps: int = typer.Option(3000, help="Total optimizer steps (resuming continues to this)."),
+    batch_size: int = typer.Option(16, help="Photos per step."),
+    width: int = typer.Option(16, help="Channels of the network's first layers."),
+    clean_fraction: float = typer.Option(0.3, help="Share of training photos left clean."),
+    pair_fraction: float = typer.Option(
+        0.25, help="Share of degraded photos given two degradations."
+    ),
+    min_severity: float = typer.Option(
+        0.15, help="Lowest severity of a labelled degradation (fainter ones are invisible)."
+    ),
+    pool: int = typer.Option(2048, help="Degraded photos held in memory, refreshed as it runs."),
+    lr: float = typer.Option(2e-3, help="Peak learning rate (warm-up, then cosine decay)."),
+    val_every: int = typer.Option(250, help="Validate every N steps."),
+    ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.safetensors if present."),
+    export: Path | None = typer.Option(
+        None, help="After training, write the EMA weights as fp16 safetensors here."
+    ),
+) -> None:
+    """Train the degradation detector (restore detect, restore auto) on the degradation
+    library applied to clean photos: clean, one or two tasks at once, JPEG or not."""
+    from restorecli.models.detector import DetectorConfig
+    from restorecli.train.detector import DetectorTrainConfig, export_detector, train_detector
+
+    def make_config() -> DetectorTrainConfig:
+        return DetectorTrainConfig(
+            data=str(data),
+            out=str(out),
+            model=DetectorConfig(width=width),
+            steps=steps,
+            batch_size=batch_size,
+            clean_fraction=clean_fraction,
+            pair_fraction=pair_fraction,
+            min_severity=min_severity,
+            pool=pool,
+            lr=lr,
+            val_every=val_every,
+            ckpt_every=ckpt_every,
+            seed=seed,
+            device=device,
+        )
+
+    _train_and_export(
+        make_config,
+        train_detector,
+        lambda ckpt, path: export_detector(ckpt, path, {}),
+        resume=resume,
+        export=export,
+    )
+
+
 @train_app.command("export")
 def export_cmd(
     run: Path = typer.Argument(..., help="Run folder (with config.json and checkpoints)."),
@@ -340,21 +397,25 @@ def export_cmd(
     ),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite OUT if it exists."),
 ) -> None:
-    """Write a run's EMA weights as an fp16 inference file (autoencoder or denoiser)."""
+    """Write a run's EMA weights as an fp16 inference file (autoencoder, denoiser or
+    detector)."""
     import json
 
     from restorecli.errors import InputNotFoundError, OutputExistsError
     from restorecli.train.autoencoder import export_autoencoder
     from restorecli.train.denoiser import export_denoiser
+    from restorecli.train.detector import export_detector
 
     ckpt = run / ("best.safetensors" if best else "checkpoint.safetensors")
     if not (run / "config.json").is_file() or not ckpt.is_file():
         raise InputNotFoundError(f"{run} has no config.json and {ckpt.name}: not a training run")
     if out.exists() and not force:
         raise OutputExistsError(f"{out} exists; pass --force to overwrite it")
-    is_denoiser = "task" in json.loads((run / "config.json").read_text())
+    config = json.loads((run / "config.json").read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
-    if is_denoiser:
+    if "labels" in config.get("model", {}):
+        export_detector(ckpt, out, {})
+    elif "task" in config:
         export_denoiser(ckpt, out)
     else:
         export_autoencoder(ckpt, out, {})

@@ -38,6 +38,7 @@ __all__ = [
     "SnowConfig",
     "Span",
     "Task",
+    "config_with",
     "degrade",
     "degrade_full",
     "make_rng",
@@ -66,6 +67,45 @@ TASKS: dict[str, Task] = {
         Task("jpeg", "JPEG compression artefacts", jpeg, JpegConfig),
     )
 }
+
+
+def config_with(task: str, settings: dict[str, str]) -> Any:
+    """The task's default config with some fields fixed from text (``restore degrade --set``):
+    a range field (``Span``) given one number stays at it whatever the severity (``sigma=25/255``
+    is the Gaussian std of 25 grey levels), a number or a name replaces the field's value.
+
+    Raises ValueError naming the fields the task has when one is unknown or cannot be read.
+    """
+    import dataclasses
+    from fractions import Fraction
+
+    if task not in TASKS:
+        raise ValueError(f"unknown degradation task {task!r}; choose from {', '.join(TASKS)}")
+    config = TASKS[task].config_type()
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    changes: dict[str, Any] = {}
+    for key, text in settings.items():
+        if key not in fields:
+            raise ValueError(f"{task} has no setting {key!r}; it has {', '.join(fields)}")
+        current = fields[key]
+        try:
+            if isinstance(current, Span):
+                number = float(Fraction(text))
+                changes[key] = Span(number, number, jitter=0.0)
+            elif isinstance(current, float):
+                changes[key] = float(Fraction(text))
+            elif isinstance(current, int) and not isinstance(current, bool):
+                changes[key] = int(text)
+            elif isinstance(current, str) or current is None:  # a name, e.g. kind=gaussian
+                changes[key] = text
+            else:
+                raise ValueError("only numbers and names can be set")
+        except (ValueError, ZeroDivisionError) as exc:
+            raise ValueError(f"{task} setting {key}={text!r}: {exc}") from None
+    try:
+        return dataclasses.replace(config, **changes)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{task} settings: {exc}") from None
 
 
 def make_rng(

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from restorecli.errors import WeightsError
 from restorecli.models.autoencoder import AutoencoderConfig, VQAutoencoder
+from restorecli.models.detector import DegradationDetector, DetectorConfig
 from restorecli.models.fidelity import FidelityConfig, FidelityNet
 from restorecli.models.unet import LatentUNet, UNetConfig
 from restorecli.models.vector_regression import VectorRegression, VRConfig
@@ -28,6 +29,7 @@ MODEL_CLASSES: dict[str, tuple[type[torch.nn.Module], type]] = {
     "denoiser": (LatentUNet, UNetConfig),
     "fidelity": (FidelityNet, FidelityConfig),
     "requantizer": (VectorRegression, VRConfig),
+    "detector": (DegradationDetector, DetectorConfig),
 }
 # Buffers only training needs; inference files leave them out.
 TRAINING_ONLY = ("quantizer.ema_count", "quantizer.ema_sum", "quantizer.initialized")

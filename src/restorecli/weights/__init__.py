@@ -25,6 +25,7 @@ from restorecli.weights.resolve import (
     locate,
     model_entry,
     resolve,
+    resolve_detector,
     resolve_path,
     verify_entry,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "locate",
     "model_entry",
     "resolve",
+    "resolve_detector",
     "resolve_path",
     "restore_cache_dir",
     "sha256_file",

@@ -16,6 +16,8 @@ from typing import Any
 
 from restorecli.weights.registry import (
     ALL_ROLES,
+    DETECT_TASK,
+    DETECTOR_ROLE,
     MODEL_KEYS,
     OPTIONAL_ROLES,
     ROLES,
@@ -35,16 +37,17 @@ def register_bundled(
     *,
     task: str,
     files: Mapping[str, str | os.PathLike[str]],
-    default_init: str,
-    default_steps: int,
-    licence: str,
+    default_init: str | None = None,
+    default_steps: int | None = None,
+    licence: str = "Apache-2.0",
     description: str = "",
     default: bool = False,
     settings: Mapping[str, Any] | None = None,
     validated_steps: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Add model ``name`` to ``registry`` with ``files`` (role -> path inside its folder: an
-    autoencoder and a denoiser, optionally a fidelity and a requantizer file).
+    autoencoder and a denoiser, optionally a fidelity and a requantizer file; for the task
+    "detect", the one detector file and no init or steps).
 
     ``settings``: other options the model sets, by registry key (``guide_radius``,
     ``fidelity``...; ``restorecli.config``). With ``default`` the model becomes what ``restore
@@ -56,7 +59,12 @@ def register_bundled(
     data = tomllib.loads(text)
     models: dict[str, Any] = dict(data.get("models", {}))
     defaults: dict[str, str] = dict(data.get("defaults", {}))
-    if not set(ROLES) <= set(files) <= set(ALL_ROLES):
+    if task == DETECT_TASK:
+        if set(files) != {DETECTOR_ROLE} or default_init or default_steps or settings:
+            raise ValueError(f"a {DETECT_TASK} model has one {DETECTOR_ROLE} file and no settings")
+    elif default_init is None or default_steps is None:
+        raise ValueError("a restore model needs its default init and steps")
+    elif not set(ROLES) <= set(files) <= set(ALL_ROLES) - {DETECTOR_ROLE}:
         raise ValueError(
             f"give one file per role ({', '.join(ROLES)}; optionally "
             f"{', '.join(OPTIONAL_ROLES)}), got {', '.join(files)}"
@@ -89,6 +97,7 @@ def register_bundled(
         "licence": licence,
         "files": entries,
     }
+    table = {k: v for k, v in table.items() if v is not None}
     if validated_steps:
         table["validated_steps"] = list(validated_steps)
     table.update(settings)

@@ -55,7 +55,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 REGISTRY_ENV = "RESTORE_WEIGHTS_TOML"
 ROLES = ("autoencoder", "denoiser")  # every model has these
 OPTIONAL_ROLES = ("fidelity", "requantizer")  # the fidelity path and the VR head
-ALL_ROLES = ROLES + OPTIONAL_ROLES
+# A model of the task "detect" is the degradation detector: one file, no sampling settings.
+DETECT_TASK = "detect"
+DETECTOR_ROLE = "detector"
+ALL_ROLES = ROLES + OPTIONAL_ROLES + (DETECTOR_ROLE,)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -113,8 +116,8 @@ class ModelEntry:
     name: str
     task: str
     description: str
-    default_init: str
-    default_steps: int
+    default_init: str | None  # None for the detector
+    default_steps: int | None
     licence: str
     files: tuple[WeightFile, ...]
     source: Path  # the registry file that defined it
@@ -228,8 +231,10 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
     if not _NAME_RE.fullmatch(name):
         raise WeightsError(f"{where}: model names use letters, digits, '.', '_' and '-' only")
     _check_keys(raw, set(MODEL_KEYS), where)
-    _required(raw, "default_init", where)
-    _required(raw, "default_steps", where)
+    detector = raw.get("task") == DETECT_TASK
+    if not detector:
+        _required(raw, "default_init", where)
+        _required(raw, "default_steps", where)
     values = {}
     for key, (option, spec, _) in registry_options().items():
         if key not in raw:
@@ -256,7 +261,16 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
     )
     roles = sorted(f.role for f in files)
     required = sorted(r for r in roles if r in ROLES)
-    if required != sorted(ROLES) or len(set(roles)) != len(roles):
+    if detector:
+        if roles != [DETECTOR_ROLE] or values:
+            raise WeightsError(
+                f"{where}: a {DETECT_TASK} model has one file, of role {DETECTOR_ROLE!r}, and no "
+                f"sampling settings; got roles {', '.join(roles) or 'none'}"
+                + (f" and settings {', '.join(sorted(values))}" if values else "")
+            )
+    elif DETECTOR_ROLE in roles:
+        raise WeightsError(f"{where}: only a model of task {DETECT_TASK!r} has a detector file")
+    elif required != sorted(ROLES) or len(set(roles)) != len(roles):
         raise WeightsError(
             f"{where}.files: needs exactly one file per role ({', '.join(ROLES)}; at most one "
             f"{' and one '.join(OPTIONAL_ROLES)}), got {', '.join(roles) or 'none'}"
@@ -265,8 +279,8 @@ def _parse_model(name: str, raw: dict[str, Any], path: Path) -> ModelEntry:
         name=name,
         task=_str(_required(raw, "task", where), f"{where}.task"),
         description=_optional_str(raw, "description", where),
-        default_init=values.pop("init"),
-        default_steps=values.pop("steps"),
+        default_init=values.pop("init", None),
+        default_steps=values.pop("steps", None),
         licence=_str(_required(raw, "licence", where), f"{where}.licence"),
         files=files,
         source=path,

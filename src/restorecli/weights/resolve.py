@@ -22,9 +22,11 @@ from types import MappingProxyType
 from typing import Any
 
 from restorecli.config import TASKS
-from restorecli.errors import WeightsError
+from restorecli.errors import ModelNotAvailableError, WeightsError
 from restorecli.weights import hub
 from restorecli.weights.registry import (
+    DETECT_TASK,
+    DETECTOR_ROLE,
     OPTIONAL_ROLES,
     ROLES,
     ModelEntry,
@@ -115,6 +117,29 @@ def resolve(
     if name not in reg.models and Path(name).exists():
         return resolve_path(Path(name))
     return _resolve_entry(reg.get(name), offline=offline, force=False)
+
+
+def resolve_detector(
+    name_or_path: str | os.PathLike[str] | None = None,
+    *,
+    offline: bool | None = None,
+    registry: RegistryLike = None,
+) -> tuple[Path, str]:
+    """(verified local file, name) of the degradation detector: the registry's default for
+    the task "detect", a registered detector's name, or a file path."""
+    if name_or_path is not None and _looks_like_path(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"detector weights {path} do not exist")
+        _check_safetensors_header(path)
+        return path, path.stem
+    reg = get_registry(registry)
+    name = reg.default_for(DETECT_TASK) if name_or_path is None else str(name_or_path)
+    entry = reg.get(name)
+    if entry.task != DETECT_TASK:
+        raise ModelNotAvailableError(f"{name} is a {entry.task} model, not a detector")
+    resolved = _resolve_entry(entry, offline=offline, force=False)
+    return resolved.files[DETECTOR_ROLE], entry.name
 
 
 def download(
