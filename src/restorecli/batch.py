@@ -478,8 +478,8 @@ def _restore_video(
         raise UnsupportedInputError(f"{media.label}: video support is not installed")
     src = media.source_path
     assert src is not None
-    # The video writer only ever sees our private temporary file, which exists already.
-    video_options = _video_options(video, options.video, restorer, overwrite=True)
+    # The one temporary file of this output: the video module writes where it is told.
+    video_options = _video_options(video, options.video, restorer)
     if isinstance(dst, Path):
         inputs = [media.path] if media.path is not None else []
         with (
@@ -506,11 +506,9 @@ def _restore_video(
     return report
 
 
-def _video_options(
-    video: Any, settings: VideoSettings, restorer: FrameRestorer, **extra: Any
-) -> Any:
+def _video_options(video: Any, settings: VideoSettings, restorer: FrameRestorer) -> Any:
     """The video module's VideoOptions from our settings; unset values keep its defaults."""
-    values: dict[str, Any] = {**dataclasses.asdict(settings), **extra}
+    values: dict[str, Any] = dataclasses.asdict(settings)
     batch_size = getattr(restorer.config, "batch_size", None)
     if isinstance(batch_size, int):
         values["batch_size"] = batch_size

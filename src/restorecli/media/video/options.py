@@ -31,7 +31,6 @@ class VideoOptions:
     pix_fmt: str | None = None
     batch_size: int = 4
     audio: bool = True  # copy audio and subtitle streams; False drops them
-    overwrite: bool = False
     format: str | None = None  # output container (FFmpeg muxer name); None = from extension
     queue_size: int = 2  # batches buffered between the decode, process and encode stages
 

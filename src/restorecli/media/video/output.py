@@ -1,10 +1,10 @@
-"""The output container: where it is written, which muxer, and dry runs of what that takes."""
+"""The output container: which muxer, opening it, and dry runs of what that takes."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import sys
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,7 @@ from typing import Any
 import av
 
 from restorecli.errors import OutputFormatError
-from restorecli.media.safe_write import atomic_output
-from restorecli.media.video.endpoints import Source, is_dash, is_path, label
+from restorecli.media.video.endpoints import Source, is_path, label
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message, not_writable
 from restorecli.media.video.options import VideoOptions
 
@@ -26,7 +25,7 @@ FORMAT_BY_EXTENSION = {
     ".webm": "webm",
     ".avi": "avi",
 }
-STREAM_FORMAT = "matroska"  # for stdout / file objects: needs no seeking and holds any codec
+STREAM_FORMAT = "matroska"  # for file objects: needs no seeking and holds any codec
 
 # Metadata the muxer writes itself; copying the input's values would leave them stale.
 MUXER_OWNED_TAGS = frozenset(
@@ -34,22 +33,6 @@ MUXER_OWNED_TAGS = frozenset(
     | {"number_of_frames", "number_of_bytes", "bps", "_statistics_tags", "_statistics_writing_app"}
     | {"_statistics_writing_date_utc"}
 )
-
-
-@contextlib.contextmanager
-def output_target(dst: Source, src: Source, *, overwrite: bool) -> Iterator[tuple[Any, bool]]:
-    """Yield ``(target, seekable)``: a temp path published on success, or an open stream."""
-    if is_dash(dst):
-        yield sys.stdout.buffer, False
-        sys.stdout.buffer.flush()
-        return
-    if not is_path(dst):
-        seekable = getattr(dst, "seekable", None)
-        yield dst, bool(seekable and seekable())
-        return
-    inputs = [src] if is_path(src) else []
-    with atomic_output(dst, overwrite=overwrite, input_paths=inputs) as tmp:
-        yield tmp, True
 
 
 def output_format(dst: Source, options: VideoOptions) -> str | None:
@@ -61,10 +44,13 @@ def output_format(dst: Source, options: VideoOptions) -> str | None:
     return STREAM_FORMAT
 
 
-def open_output(target: Any, format_name: str | None, seekable: bool, dst: Source) -> Any:
-    """Open the output container on ``target``; ``dst`` names it in error messages."""
+def open_output(dst: Source, format_name: str | None) -> Any:
+    """Open the output container on ``dst``, a path or a binary file object."""
+    target: Any = dst
     container_options = {}
-    if not seekable and format_name in ("mp4", "mov"):
+    if is_path(dst):
+        target = os.fspath(dst)
+    elif not (getattr(dst, "seekable", None) and dst.seekable()) and format_name in ("mp4", "mov"):
         container_options["movflags"] = "frag_keyframe+empty_moov"  # no seeking back
     try:
         return av.open(target, "w", format=format_name, container_options=container_options)

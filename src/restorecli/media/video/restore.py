@@ -17,13 +17,7 @@ from restorecli.media.video.encoder import VideoPlan, add_video_stream, plan_vid
 from restorecli.media.video.endpoints import Source, label
 from restorecli.media.video.ffmpeg_errors import not_writable, write_failure
 from restorecli.media.video.options import ProcessFn, ProgressFn, VideoOptions, VideoReport
-from restorecli.media.video.output import (
-    copy_tags,
-    muxer_name,
-    open_output,
-    output_format,
-    output_target,
-)
+from restorecli.media.video.output import copy_tags, muxer_name, open_output, output_format
 from restorecli.media.video.pixels import apply_process
 from restorecli.media.video.reader import Reader
 from restorecli.media.video.rotation import carry_rotation
@@ -44,20 +38,18 @@ def restore_video(
 ) -> VideoReport:
     """Decode ``src``, pass its frames through ``process`` in batches, and encode to ``dst``.
 
-    ``src``/``dst`` are paths, ``"-"`` (stdin / stdout, Matroska unless ``options.format``)
-    or binary file objects; nothing needs seeking. A path output is written to a temp file
-    beside it and moved into place only on success, so errors and Ctrl-C leave no partial
-    file. Raises InputNotFoundError, UnsupportedInputError, CorruptInputError,
-    OutputExistsError, OutputNotWritableError, OutputFormatError or DiskFullError, each
-    with a one-line message; exceptions from ``process`` (and Ctrl-C) pass through unchanged.
+    ``src``/``dst`` are paths or binary file objects (a stream output is Matroska unless
+    ``options.format`` says otherwise); nothing needs seeking. ``dst`` is written as it is:
+    making that a temporary file published on success is the caller's business. Raises
+    InputNotFoundError, UnsupportedInputError, CorruptInputError, OutputNotWritableError,
+    OutputFormatError or DiskFullError, each with a one-line message; exceptions from
+    ``process`` (and Ctrl-C) pass through unchanged.
     """
     options = options or VideoOptions()
     started = time.perf_counter()
     source = open_video(src)
     try:
-        format_name = output_format(dst, options)
-        with output_target(dst, src, overwrite=options.overwrite) as (target, seekable):
-            report = _run(source, target, seekable, format_name, process, options, progress, dst)
+        report = _run(source, dst, output_format(dst, options), process, options, progress)
     finally:
         if source.container is not None:
             source.container.close()
@@ -67,16 +59,14 @@ def restore_video(
 
 def _run(
     source: InputVideo,
-    target: Any,
-    seekable: bool,
+    dst: Source,
     format_name: str | None,
     process: ProcessFn,
     options: VideoOptions,
     progress: ProgressFn | None,
-    dst: Source,
 ) -> VideoReport:
     container, video = source.container, source.video
-    output = open_output(target, format_name, seekable, dst)
+    output = open_output(dst, format_name)
     reader_thread: Worker | None = None
     writer_thread: Worker | None = None
     stop = threading.Event()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from av.stream import Disposition
 
 from restorecli.errors import CorruptInputError, InputNotFoundError, UnsupportedInputError
 from restorecli.media import VIDEO_EXTENSIONS
-from restorecli.media.video.endpoints import Source, is_dash, label
+from restorecli.media.video.endpoints import Source, label
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message
 
 # Demuxers that open still images (or text): not videos even though they expose a video stream.
@@ -56,7 +55,7 @@ def read_head(src: Any) -> bytes | None:
 def open_video(src: Source) -> InputVideo:
     """Open ``src`` and pick its video stream, turning failures into restorecli errors."""
     name = label(src)
-    file: Any = sys.stdin.buffer if is_dash(src) else src
+    file: Any = src
     if isinstance(file, str | os.PathLike):
         path = Path(file)
         if not path.exists():
