@@ -28,11 +28,11 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from restorecli.batch import load_restorer
 from restorecli.degrade import degrade
 from restorecli.errors import RestoreError
 from restorecli.evaluate.metrics import psnr, quantize
 from restorecli.evaluate.reconstruct import clean_image_pairs
+from restorecli.jobs.restorer import load_restorer
 from restorecli.media.image import read_image
 
 

@@ -586,7 +586,7 @@ def _kodak_images(options: ResultsOptions, n: int) -> list[np.ndarray]:
 
 
 def _loader(task: str, device: str) -> Callable[[str | None, str], Any]:
-    from restorecli.batch import load_restorer
+    from restorecli.jobs.restorer import load_restorer
 
     def load(weights: str | None, precision: str) -> Any:
         return load_restorer(weights, task=task, device=device, precision=precision)

@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from restorecli.auto import AutoRestorer, ChainRestorer, Decision, restore_auto
-from restorecli.batch import KEPT, RESTORED, FileOptions, open_input
+from restorecli.jobs.inputs import open_input
+from restorecli.jobs.options import FileOptions
+from restorecli.jobs.results import KEPT, RESTORED
 
 
 class Step:

@@ -43,7 +43,7 @@ def scene(size: int = 128, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def restorers():
-    from restorecli.batch import load_restorer
+    from restorecli.jobs.restorer import load_restorer
 
     return {name: load_restorer(name, task=e.task, device="cpu") for name, e in BUNDLED.items()}
 

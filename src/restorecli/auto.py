@@ -2,8 +2,8 @@
 
 The detector (``restorecli.detect``) names the tasks; their models run one after the other on
 every frame in ``config.AUTO_ORDER`` (``ChainRestorer``); a file judged clean is kept as it is,
-byte for byte when the output has the input's format (``batch.keep_media``). Models are loaded
-once, on first need, and reused for every later file.
+byte for byte when the output has the input's format (``jobs.outputs.keep_media``). Models
+are loaded once, on first need, and reused for every later file.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def restore_auto(
 ) -> Any:
     """Decide for ``media`` and restore it into ``dst`` (or keep it); returns a FileResult
     whose ``tasks`` are what ran and whose first note says why."""
-    from restorecli.batch import keep_media, restore_media
+    from restorecli.jobs.outputs import keep_media, restore_media
 
     decision = auto.decide(detection_frames(media))
     if decision.tasks:

@@ -1,7 +1,7 @@
 """The seams between the layers, declared: what the file and folder code needs of a restorer.
 
 ``pipeline.Restorer`` is the implementation; tests pass small stand-ins. Declared here, without
-torch, so the modules that only move files (``batch``) can name the type they receive.
+torch, so the modules that only move files (``jobs``) can name the type they receive.
 """
 
 from __future__ import annotations

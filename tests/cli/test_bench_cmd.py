@@ -77,7 +77,7 @@ def test_missing_default_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     def no_model(*args, **kwargs):
         raise ModelNotAvailableError("no weights are registered for task 'derain'")
 
-    monkeypatch.setattr("restorecli.batch.load_restorer", no_model)
+    monkeypatch.setattr("restorecli.jobs.restorer.load_restorer", no_model)
     result = run("--sizes", "16", "--steps", "1")
     assert result.exit_code == 10 and "no weights are registered" in result.stderr
 
@@ -86,7 +86,7 @@ def test_inconsistent_options_fail_before_loading(monkeypatch: pytest.MonkeyPatc
     def no_load(*args, **kwargs):
         raise AssertionError("the model must not be loaded")
 
-    monkeypatch.setattr("restorecli.batch.load_restorer", no_load)
+    monkeypatch.setattr("restorecli.jobs.restorer.load_restorer", no_load)
     result = run("--sizes", "16", "--steps", "1", "--tile", "32", "--offline")
     assert result.exit_code == 2 and "--tile must be 0 (off) or >= 64" in result.output
 

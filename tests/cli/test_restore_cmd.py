@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from restorecli.cli import app
 from restorecli.errors import ModelNotAvailableError
-from restorecli.media import video_module
+from restorecli.media.video import probe_video
 
 TASKS = ("derain", "dehaze", "desnow", "deraindrop", "denoise", "deblur")
 
@@ -429,22 +429,44 @@ def make_video(path: Path, frames: int = 4) -> Path:
     return path
 
 
-@pytest.mark.skipif(video_module() is None, reason="video support not installed")
 def test_video_file_and_video_on_stdin(runner, fake, tmp_path) -> None:
     src = make_video(tmp_path / "clip.mp4")
     result = runner.invoke(app, ["derain", str(src), "--json", "--crf", "30", "--no-audio"])
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["kind"], summary["frames"]) == ("video", 4)
-    info = video_module().probe_video(tmp_path / "clip_derain.mp4", count_frames=True)
+    info = probe_video(tmp_path / "clip_derain.mp4", count_frames=True)
     assert (info.frames, info.width, info.height) == (4, 32, 24)
     result = runner.invoke(app, ["derain", "-", "-o", str(tmp_path / "o.mkv")],
                            input=src.read_bytes())  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert video_module().probe_video(tmp_path / "o.mkv", count_frames=True).frames == 4
+    assert probe_video(tmp_path / "o.mkv", count_frames=True).frames == 4
     result = runner.invoke(app, ["derain", str(src), "-o", str(tmp_path / "o.png")])
     assert result.exit_code == 12
     assert names(tmp_path) == ["clip.mp4", "clip_derain.mp4", "o.mkv"]
+
+
+def test_a_video_is_opened_once(runner, fake, tmp_path, monkeypatch) -> None:
+    import av
+
+    src = make_video(tmp_path / "clip.mp4")
+    opened: list[str] = []
+    real_open = av.open
+
+    def spy(file, mode=None, *args, **kwargs):
+        if mode in (None, "r"):
+            opened.append(str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", spy)
+    result = runner.invoke(app, ["derain", str(src), "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert opened == [str(src)]  # kind, checks, first frame and the restore: one container
+    opened.clear()
+    result = runner.invoke(app, ["derain", "-", "-o", str(tmp_path / "o.mkv"), "-q"],
+                           input=src.read_bytes())  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert len(opened) == 1  # the spooled copy of standard input
 
 
 # --- batch ---------------------------------------------------------------------------------------
@@ -535,12 +557,11 @@ def test_end_to_end_with_tiny_weights(runner, tiny_weights: Path, tmp_path: Path
     assert (out.size, out.mode) == ((10, 12), "I;16")
     result = runner.invoke(app, ["derain", str(src), "--tile", "32", *common])
     assert result.exit_code == 2  # inconsistent sampling options are usage errors
-    if video_module() is not None:
-        clip = make_video(tmp_path / "clip.mp4", frames=3)
-        result = runner.invoke(app, ["derain", str(clip), "--batch-size", "2", *common])
-        assert result.exit_code == 0, result.stderr
-        info = video_module().probe_video(tmp_path / "clip_derain.mp4", count_frames=True)
-        assert (info.frames, info.width, info.height) == (3, 32, 24)
+    clip = make_video(tmp_path / "clip.mp4", frames=3)
+    result = runner.invoke(app, ["derain", str(clip), "--batch-size", "2", *common])
+    assert result.exit_code == 0, result.stderr
+    info = probe_video(tmp_path / "clip_derain.mp4", count_frames=True)
+    assert (info.frames, info.width, info.height) == (3, 32, 24)
 
 
 def test_fidelity_and_requantize_reach_the_restorer(runner, fake, tmp_path) -> None:

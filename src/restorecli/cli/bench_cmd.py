@@ -176,10 +176,10 @@ def run_bench(
 
     Each of ``fidelities`` (None: the model's own) is timed in turn on the same loaded model.
     """
-    from restorecli.batch import check_overrides
     from restorecli.cli.console import stderr_console
     from restorecli.evaluate.provenance import weights_info_or_error
     from restorecli.evaluate.speed import bench, environment
+    from restorecli.jobs.restorer import check_overrides
 
     try:  # inconsistent options (e.g. --tile 32) are usage errors, found before loading
         check_overrides(overrides)

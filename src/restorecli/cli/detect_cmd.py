@@ -47,9 +47,9 @@ def detect_command(
     confidence (0-1); a task runs at --threshold or above.
     """
     from restorecli.auto import detection_frames
-    from restorecli.batch import open_input
     from restorecli.cli.console import stderr_console
     from restorecli.detect import load_detector
+    from restorecli.jobs.inputs import open_input
     from restorecli.paths import is_stdio
 
     console = stderr_console(quiet=as_json)

@@ -207,7 +207,7 @@ def load_model(
 
     Without --offline, ``HF_HUB_OFFLINE`` decides whether weights may be downloaded.
     """
-    from restorecli.batch import load_restorer
+    from restorecli.jobs.restorer import load_restorer
 
     with status(f"loading {weights or 'the ' + task + ' model'}"):
         return load_restorer(
@@ -408,7 +408,7 @@ CONVENTIONS = (
 
 def _check_settings(settings: list[Any]) -> None:
     """Reject invalid option values (e.g. --lam 2) before any model is loaded."""
-    from restorecli.batch import check_overrides
+    from restorecli.jobs.restorer import check_overrides
 
     for s in settings:
         fields = {k: v for k, v in s.overrides.items() if k != "kappa"}

@@ -1,6 +1,6 @@
 """``restore TASK INPUT`` and ``restore batch DIR``: parse, check, report.
 
-The work lives in ``restorecli.batch`` (per-file processing, folder walking) and
+The work lives in ``restorecli.jobs`` (per-file processing, folder walking) and
 ``restorecli.paths`` (output naming); this module only maps options onto them and prints.
 
 Streams: INPUT ``-`` reads standard input; ``-o -`` writes the image to standard output, in the
@@ -212,7 +212,7 @@ class RunOptions:
         return dict(self.sampling)
 
     def file_options(self) -> Any:
-        from restorecli.batch import FileOptions, VideoSettings
+        from restorecli.jobs.options import FileOptions, VideoSettings
 
         return FileOptions(
             overwrite=self.overwrite,
@@ -263,7 +263,7 @@ def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _load(task: str, run: RunOptions, reporter: Any) -> Any:
-    from restorecli.batch import check_overrides, load_restorer
+    from restorecli.jobs.restorer import check_overrides, load_restorer
 
     overrides = run.config_overrides()
     try:  # inconsistent sampling options (e.g. --tile 32) are usage errors, found before loading
@@ -343,15 +343,10 @@ def restore_one(
     Without an output, ``IN.EXT`` goes to ``IN{suffix}.EXT`` (suffix ``_TASK`` by default).
     """
     from restorecli.auto import restore_auto
-    from restorecli.batch import (
-        check_destination,
-        default_destination,
-        describe_restorer,
-        input_kind,
-        open_input,
-        restore_media,
-    )
     from restorecli.cli.console import Reporter, stderr_console
+    from restorecli.jobs.inputs import open_input
+    from restorecli.jobs.outputs import check_destination, default_destination, restore_media
+    from restorecli.jobs.restorer import describe_restorer
     from restorecli.media import IMAGE
     from restorecli.paths import is_stdio, output_is_stdout
 
@@ -372,35 +367,36 @@ def restore_one(
     else:
         source = Path(input_arg)
         input_paths = [source]
-    kind = input_kind(source)  # None: stdin that may hold a video
     dst: Path | None = None
     # A device (-o /dev/null to time a run, a FIFO) takes the bytes as standard output would:
     # in the input's format, without a temporary file beside it.
     device = output_arg is not None and not to_stdout and _is_device(Path(output_arg))
     if not to_stdout and not device:
         dst = Path(output_arg) if output_arg else default_destination(source, task, suffix=suffix)
-        if kind is not None:
+
+    def check_output(kind: str) -> None:  # once the kind is known, before decoding
+        if dst is not None:
             check_destination(dst, kind, overwrite=run.overwrite, input_paths=input_paths)
 
-    with open_input(source, max_pixels=run.max_pixels) as media:
-        if dst is not None and kind is None:  # stdin turned out to be a video
-            check_destination(dst, media.kind, overwrite=run.overwrite)
-        with Reporter(console) as reporter:
-            restorer = _load_auto(run, reporter) if task == AUTO else _load(task, run, reporter)
-            total = getattr(media.info, "frames", None) if media.info is not None else None
-            unit = "frames" if media.kind != IMAGE else "tiles"  # a large image: tile by tile
-            reporter.start_file(Path(media.label).name, total=total or None, unit=unit)
-            with contextlib.ExitStack() as stack:
-                out: Any = dst
-                if device:
-                    out = stack.enter_context(open(str(output_arg), "wb"))
-                elif dst is None:
-                    out = typer.get_binary_stream("stdout")
-                restore = restore_auto if task == AUTO else restore_media
-                result = restore(
-                    restorer, media, out, run.file_options(), progress=reporter.file_progress
-                )
-            reporter.end_file()
+    with (
+        open_input(source, max_pixels=run.max_pixels, check_kind=check_output) as media,
+        Reporter(console) as reporter,
+    ):
+        restorer = _load_auto(run, reporter) if task == AUTO else _load(task, run, reporter)
+        total = getattr(media.info, "frames", None) if media.info is not None else None
+        unit = "frames" if media.kind != IMAGE else "tiles"  # a large image: tile by tile
+        reporter.start_file(Path(media.label).name, total=total or None, unit=unit)
+        with contextlib.ExitStack() as stack:
+            out: Any = dst
+            if device:
+                out = stack.enter_context(open(str(output_arg), "wb"))
+            elif dst is None:
+                out = typer.get_binary_stream("stdout")
+            restore = restore_auto if task == AUTO else restore_media
+            result = restore(
+                restorer, media, out, run.file_options(), progress=reporter.file_progress
+            )
+        reporter.end_file()
 
     if task == AUTO:
         summary = {"task": task, **result.to_dict(), "detector": restorer.detector.name}
@@ -433,7 +429,7 @@ def _print_failure_json(
     task: str, input_arg: str, output_arg: str | None, exc: RestoreError
 ) -> None:
     """The --json summary of a single file that failed (FileResult's fields)."""
-    from restorecli.batch import FAILED, FileResult
+    from restorecli.jobs.results import FAILED, FileResult
     from restorecli.paths import output_is_stdout
 
     result = FileResult(
@@ -623,8 +619,9 @@ def restore_folder(
     run: RunOptions,
 ) -> Any:
     """Plan, load the model once, restore, print the summary; returns the BatchReport."""
-    from restorecli.batch import IGNORED, RESTORE, batch_output_dir, plan_batch, run_batch
     from restorecli.cli.console import Reporter, stderr_console
+    from restorecli.jobs.folders import RESTORE, batch_output_dir, plan_batch, run_batch
+    from restorecli.jobs.results import IGNORED
     from restorecli.media.safe_write import check_writable
 
     _check_model_exists(task, run)
@@ -689,7 +686,7 @@ def _print_summary(console: Any, report: Any, out_root: Path) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from restorecli.batch import FAILED, IGNORED, KEPT, RESTORED, SKIPPED
+    from restorecli.jobs.results import FAILED, IGNORED, KEPT, RESTORED, SKIPPED
 
     styles = {RESTORED: "green", KEPT: "green", SKIPPED: "cyan", IGNORED: "dim", FAILED: "bold red"}
     table = Table(title=f"restore batch -> {out_root}", title_justify="left", expand=False)

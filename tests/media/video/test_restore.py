@@ -113,4 +113,4 @@ def test_process_failure_passes_through_and_stops_the_threads(videos, tmp_path, 
     with pytest.raises(type(error)):
         restore_video(videos["mp4"], tmp_path / "out.mp4", process)
     assert calls == 2
-    assert no_worker_threads()  # the partial output is the caller's to discard
+    assert no_worker_threads()  # no partial file under its name: see tests/jobs/test_outputs.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from restorecli.errors import CorruptInputError
+from restorecli.errors import CorruptInputError, UnsupportedInputError
 from restorecli.media.video.sample import sample_frames
 
 from .clips import H, N, W
@@ -31,6 +31,9 @@ def test_one_frame_asked_is_the_middle_one(videos):
 
 
 def test_not_a_video_is_refused(tmp_path):
-    (tmp_path / "x.mp4").write_bytes(b"\x00" * 100)
-    with pytest.raises(CorruptInputError):
+    (tmp_path / "x.mp4").write_bytes(b"\x00" * 100)  # content decides, not the extension
+    with pytest.raises(UnsupportedInputError):
         sample_frames(tmp_path / "x.mp4")
+    (tmp_path / "cut.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
+    with pytest.raises(CorruptInputError, match=r"truncated video \(MP4/MOV container\)"):
+        sample_frames(tmp_path / "cut.mp4")

@@ -12,29 +12,34 @@ streams are copied packet for packet without re-encoding; audio the output conta
 hold is re-encoded (AAC where possible) and subtitles it cannot hold are dropped, each with a
 note in the returned :class:`VideoReport`.
 
-Modules: ``probe`` (describing a video), ``restore`` (the threaded run), ``source`` and
-``output`` (the two containers), ``encoder`` and ``streams`` (the output's video and side
-streams), ``reader``/``writer``/``threads`` (the pipeline stages), ``rotation``, ``pixels``,
-``stream_facts``, ``endpoints``, ``options`` and ``ffmpeg_errors``.
+An input is opened once (``open_video``); ``describe_video`` reads it up to its first frame
+and ``restore_video`` goes on from there. The output is written to the path or file object
+given: temporary files and atomic publishing are the caller's (``restorecli.jobs.outputs``).
+
+Modules: ``source`` and ``output`` (the two containers), ``probe`` (describing a video),
+``restore`` (the threaded run), ``encoder`` and ``streams`` (the output's video and side
+streams), ``reader``/``writer``/``threads`` (the pipeline stages), ``sample`` (a few frames
+for ``restore auto``), ``rotation``, ``pixels``, ``stream_facts``, ``options`` and
+``ffmpeg_errors``.
 """
 
 from __future__ import annotations
 
-from restorecli.media import VIDEO_EXTENSIONS
-from restorecli.media.video.endpoints import Source
 from restorecli.media.video.options import ProcessFn, ProgressFn, VideoOptions, VideoReport
-from restorecli.media.video.probe import VideoInfo, is_video, probe_video
+from restorecli.media.video.probe import VideoInfo, describe_video, probe_video
 from restorecli.media.video.restore import restore_video
+from restorecli.media.video.source import InputVideo, Source, open_video
 
 __all__ = [
-    "VIDEO_EXTENSIONS",
+    "InputVideo",
     "ProcessFn",
     "ProgressFn",
     "Source",
     "VideoInfo",
     "VideoOptions",
     "VideoReport",
-    "is_video",
+    "describe_video",
+    "open_video",
     "probe_video",
     "restore_video",
 ]

@@ -12,9 +12,9 @@ from typing import Any
 import av
 
 from restorecli.errors import OutputFormatError
-from restorecli.media.video.endpoints import Source, is_path, label
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message, not_writable
 from restorecli.media.video.options import VideoOptions
+from restorecli.media.video.source import Source, label
 
 # Output container chosen from the destination's extension (others: FFmpeg guesses from the name).
 FORMAT_BY_EXTENSION = {
@@ -39,7 +39,7 @@ def output_format(dst: Source, options: VideoOptions) -> str | None:
     """The muxer to use: the options', else by extension (None: FFmpeg guesses), else Matroska."""
     if options.format:
         return options.format
-    if is_path(dst):
+    if isinstance(dst, str | os.PathLike):
         return FORMAT_BY_EXTENSION.get(Path(dst).suffix.lower())  # None: FFmpeg guesses
     return STREAM_FORMAT
 
@@ -48,7 +48,7 @@ def open_output(dst: Source, format_name: str | None) -> Any:
     """Open the output container on ``dst``, a path or a binary file object."""
     target: Any = dst
     container_options = {}
-    if is_path(dst):
+    if isinstance(dst, str | os.PathLike):
         target = os.fspath(dst)
     elif not (getattr(dst, "seekable", None) and dst.seekable()) and format_name in ("mp4", "mov"):
         container_options["movflags"] = "frag_keyframe+empty_moov"  # no seeking back

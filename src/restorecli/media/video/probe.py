@@ -1,17 +1,17 @@
-"""Describing a video without restoring it: ``probe_video``, ``is_video`` and ``VideoInfo``."""
+"""Describing a video without restoring it: ``probe_video``, ``describe_video``, ``VideoInfo``."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 
 from restorecli.errors import CorruptInputError
-from restorecli.media.video.endpoints import Source
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message
 from restorecli.media.video.rotation import frame_rotation
-from restorecli.media.video.source import open_video
+from restorecli.media.video.source import InputVideo, Source, open_video
 from restorecli.media.video.stream_facts import (
     bit_depth,
     duration_seconds,
@@ -42,18 +42,33 @@ class VideoInfo:
     subtitle_codecs: tuple[str, ...] = ()
 
 
-def is_video(path: Source) -> bool:
-    """True when the file at ``path`` holds a decodable video stream (judged by content).
+def describe_video(source: InputVideo) -> VideoInfo:
+    """Describe an open video from its headers and first frame, decoding up to that frame.
 
-    Still images (even renamed to .mp4), text, audio-only files and missing files are not
-    videos. Reads from streams such as ``"-"`` would consume them: pass files only.
+    The source stays open and can still be restored from its start (``restore_video``).
     """
-    try:
-        source = open_video(path)
-    except Exception:
-        return False
-    source.container.close()
-    return True
+    container, stream = source.container, source.video
+    rotation = frame_rotation(stream, source.first_frame())
+    frames, exact = expected_frames(container, stream)
+    streams = container.streams
+    return VideoInfo(
+        path=source.name,
+        container=container.format.name,
+        codec=stream.codec_context.name,
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+        pix_fmt=stream.codec_context.pix_fmt,
+        bit_depth=bit_depth(stream),
+        fps=frame_rate(stream),
+        time_base=stream.time_base,
+        frames=frames,
+        frames_exact=exact,
+        duration=duration_seconds(container, stream),
+        rotation=rotation,
+        has_audio=bool(streams.audio),
+        audio_codecs=tuple(s.codec.name for s in streams.audio if s.codec),
+        subtitle_codecs=tuple(s.codec.name for s in streams.subtitles if s.codec),
+    )
 
 
 def probe_video(src: Source, *, count_frames: bool = False) -> VideoInfo:
@@ -62,46 +77,21 @@ def probe_video(src: Source, *, count_frames: bool = False) -> VideoInfo:
     Raises the restorecli input errors (not found, unsupported, corrupt) like ``restore_video``.
     """
     source = open_video(src)
-    container, stream = source.container, source.video
     try:
-        frames, exact = expected_frames(container, stream)
-        rotation: int | None = None
-        packets = 0
-        try:  # one pass, no seeking (pipes): decode until the first frame, count if asked
-            for packet in container.demux(stream):
-                packets += bool(packet.size)
-                if rotation is None:
-                    for frame in stream.decode(packet):
-                        rotation = frame_rotation(stream, frame)
-                        break
-                if rotation is not None and not count_frames:
-                    break
+        info = describe_video(source)
+        if not count_frames:
+            return info
+        assert source.packets is not None
+        packets = source.video_packets
+        try:
+            for packet in source.packets:
+                if packet.stream.index == source.video.index:
+                    packets += bool(packet.size)
         except av.FFmpegError as exc:
             raise CorruptInputError(
                 f"{source.name}: cannot decode video ({ffmpeg_message(exc)})"
             ) from None
-        if rotation is None:
-            raise CorruptInputError(f"{source.name}: no decodable video frames")
-        if count_frames:
-            frames, exact = packets, True  # one packet per frame for the codecs we write
-        streams = container.streams
-        return VideoInfo(
-            path=source.name,
-            container=container.format.name,
-            codec=stream.codec_context.name,
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
-            pix_fmt=stream.codec_context.pix_fmt,
-            bit_depth=bit_depth(stream),
-            fps=frame_rate(stream),
-            time_base=stream.time_base,
-            frames=frames,
-            frames_exact=exact,
-            duration=duration_seconds(container, stream),
-            rotation=rotation,
-            has_audio=bool(streams.audio),
-            audio_codecs=tuple(s.codec.name for s in streams.audio if s.codec),
-            subtitle_codecs=tuple(s.codec.name for s in streams.subtitles if s.codec),
-        )
+        # one packet per frame for the codecs we write
+        return dataclasses.replace(info, frames=packets, frames_exact=True)
     finally:
-        container.close()
+        source.close()

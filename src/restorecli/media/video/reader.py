@@ -41,28 +41,40 @@ class Reader:
         self._step = max(1, round(1 / (rate * tb))) if rate and tb else 1
 
     def items(self) -> Iterator[tuple[str, Any]]:
-        """Yield ("frame", VideoFrame) and ("side", (out_index, Packet | AudioFrame))."""
-        container, video = self.source.container, self.source.video
-        wanted = [video] + [
-            s for s in container.streams if s.index in self.copy_map or s.index in self.decode_map
-        ]
+        """Yield ("frame", VideoFrame) and ("side", (out_index, Packet | AudioFrame)).
+
+        What ``first_frame`` read ahead comes first, then the rest of the same demux.
+        """
+        source, video = self.source, self.source.video
         try:
-            for packet in container.demux(wanted):
-                index = packet.stream.index
-                if index == video.index:
+            for item in source.head:
+                if isinstance(item, av.VideoFrame):
+                    yield "frame", item
+                else:
+                    yield from self._side(item)
+            source.head = []
+            assert source.packets is not None  # restore_video read up to the first frame
+            for packet in source.packets:
+                if packet.stream.index == video.index:
                     for frame in video.decode(packet):
                         yield "frame", frame
-                elif index in self.copy_map:
-                    if packet.size and (packet.pts is not None or packet.dts is not None):
-                        yield "side", (self.copy_map[index], packet)
                 else:
-                    for frame in packet.stream.codec_context.decode(packet):
-                        yield "side", (self.decode_map[index], frame)
+                    yield from self._side(packet)
         except av.FFmpegError as exc:
             raise CorruptInputError(
-                f"{self.source.name}: corrupt video data after {self.frames_read} frames "
+                f"{source.name}: corrupt video data after {self.frames_read} frames "
                 f"({ffmpeg_message(exc)})"
             ) from None
+
+    def _side(self, packet: Any) -> Iterator[tuple[str, Any]]:
+        """A side stream's packet as the output takes it: copied, decoded, or dropped."""
+        index = packet.stream.index
+        if index in self.copy_map:
+            if packet.size and (packet.pts is not None or packet.dts is not None):
+                yield "side", (self.copy_map[index], packet)
+        elif index in self.decode_map:
+            for frame in packet.stream.codec_context.decode(packet):
+                yield "side", (self.decode_map[index], frame)
 
     def to_array(self, frame: Any) -> tuple[np.ndarray, int, int]:
         """RGB array (stored orientation), pts made strictly increasing, duration."""
@@ -84,21 +96,15 @@ class Reader:
         self.frames_read += 1
         return rgb.to_ndarray(), pts, int(frame.duration or 0)
 
-    def run(
-        self,
-        items: Iterator[tuple[str, Any]],
-        q: queue.Queue,
-        stop: threading.Event,
-        batch_size: int,
-    ) -> None:
-        """Group ``items`` into batches on ``q``; always ends with an ``End``."""
+    def run(self, q: queue.Queue, stop: threading.Event, batch_size: int) -> None:
+        """Group ``items()`` into batches on ``q``; always ends with an ``End``."""
         end = End()
         try:
             frames: list[np.ndarray] = []
             pts: list[int] = []
             durations: list[int] = []
             side: list[tuple[int, Any]] = []
-            for kind, payload in items:
+            for kind, payload in self.items():
                 if stop.is_set():
                     return
                 if kind == "side":

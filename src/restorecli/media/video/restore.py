@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import av
 
-from restorecli.errors import CorruptInputError
 from restorecli.media.video.encoder import VideoPlan, add_video_stream, plan_video
-from restorecli.media.video.endpoints import Source, label
 from restorecli.media.video.ffmpeg_errors import not_writable, write_failure
 from restorecli.media.video.options import ProcessFn, ProgressFn, VideoOptions, VideoReport
 from restorecli.media.video.output import copy_tags, muxer_name, open_output, output_format
 from restorecli.media.video.pixels import apply_process
 from restorecli.media.video.reader import Reader
 from restorecli.media.video.rotation import carry_rotation
-from restorecli.media.video.source import InputVideo, open_video
+from restorecli.media.video.source import InputVideo, Source, label, open_video
 from restorecli.media.video.stream_facts import expected_frames, frame_rate
 from restorecli.media.video.streams import add_side_stream
 from restorecli.media.video.threads import End, Worker, receive, send
@@ -29,7 +25,7 @@ from restorecli.media.video.writer import Writer
 
 
 def restore_video(
-    src: Source,
+    src: Source | InputVideo,
     dst: Source,
     process: ProcessFn,
     *,
@@ -38,8 +34,10 @@ def restore_video(
 ) -> VideoReport:
     """Decode ``src``, pass its frames through ``process`` in batches, and encode to ``dst``.
 
-    ``src``/``dst`` are paths or binary file objects (a stream output is Matroska unless
-    ``options.format`` says otherwise); nothing needs seeking. ``dst`` is written as it is:
+    ``src`` is a path, a binary file object or an ``open_video`` result (``describe_video``
+    may have read it up to its first frame), which is consumed: read to its end and closed.
+    ``dst`` is a path or a binary file object (Matroska unless ``options.format`` or the
+    path's extension says otherwise); nothing needs seeking. ``dst`` is written as it is:
     making that a temporary file published on success is the caller's business. Raises
     InputNotFoundError, UnsupportedInputError, CorruptInputError, OutputNotWritableError,
     OutputFormatError or DiskFullError, each with a one-line message; exceptions from
@@ -47,12 +45,11 @@ def restore_video(
     """
     options = options or VideoOptions()
     started = time.perf_counter()
-    source = open_video(src)
+    source = src if isinstance(src, InputVideo) else open_video(src)
     try:
         report = _run(source, dst, output_format(dst, options), process, options, progress)
     finally:
-        if source.container is not None:
-            source.container.close()
+        source.close()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -66,6 +63,9 @@ def _run(
     progress: ProgressFn | None,
 ) -> VideoReport:
     container, video = source.container, source.video
+    # Decode up to the first frame before the output exists: its display matrix must reach
+    # the output header, and an input that fails here leaves nothing behind.
+    first = source.first_frame()
     output = open_output(dst, format_name)
     reader_thread: Worker | None = None
     writer_thread: Worker | None = None
@@ -88,10 +88,7 @@ def _run(
         video_out, copy_map, decode_map = _add_streams(output, source, plan, options, report)
 
         reader = Reader(source, copy_map, decode_map)
-        items = reader.items()
-        # Decode up to the first frame here: its display matrix must reach the output header.
-        head = _until_first_frame(items, source.name)
-        report.rotation = carry_rotation(video_out, video, head[-1][1])
+        report.rotation = carry_rotation(video_out, video, first)
         try:
             output.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
@@ -102,7 +99,7 @@ def _run(
         to_writer: queue.Queue = queue.Queue(maxsize=options.queue_size)
         reader_thread = Worker(
             "restorecli-video-reader",
-            lambda: reader.run(itertools.chain(head, items), to_main, stop, options.batch_size),
+            lambda: reader.run(to_main, stop, options.batch_size),
         )
         writer_thread = Worker("restorecli-video-writer", lambda: writer.run(to_writer, stop))
         output = None  # the writer thread owns (and closes) it from here on
@@ -177,13 +174,3 @@ def _add_streams(
         if chapters := container.chapters():
             output.set_chapters(chapters)
     return video_out, copy_map, decode_map
-
-
-def _until_first_frame(items: Iterator[tuple[str, Any]], name: str) -> list[tuple[str, Any]]:
-    """Take ``items`` up to and including the first video frame (side items before it too)."""
-    head: list[tuple[str, Any]] = []
-    for kind, payload in items:
-        head.append((kind, payload))
-        if kind == "frame":
-            return head
-    raise CorruptInputError(f"{name}: no decodable video frames")

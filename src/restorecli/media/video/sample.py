@@ -6,9 +6,8 @@ import av
 import numpy as np
 
 from restorecli.errors import CorruptInputError
-from restorecli.media.video.endpoints import Source
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message
-from restorecli.media.video.source import open_video
+from restorecli.media.video.source import Source, open_video
 from restorecli.media.video.stream_facts import duration_seconds
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 from av.stream import Disposition
 
 from restorecli.errors import CorruptInputError, InputNotFoundError, UnsupportedInputError
-from restorecli.media import VIDEO_EXTENSIONS
-from restorecli.media.video.endpoints import Source, label
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message
+
+Source = str | os.PathLike | BinaryIO
+"""A path or an open binary file object (read or written without seeking)."""
 
 # Demuxers that open still images (or text): not videos even though they expose a video stream.
 IMAGE_DEMUXERS = frozenset({"image2", "tty", "gif", "apng", "webp", "bmp", "ico", "lavfi"})
@@ -22,22 +24,67 @@ IMAGE_BRANDS = frozenset({"heic", "heix", "mif1", "avif"})  # HEIF/AVIF stills i
 
 @dataclass
 class InputVideo:
-    """An open input container, its video stream and the name used in messages."""
+    """An open input container, its video stream and the name used in messages.
 
-    container: Any  # None once it must not be closed (a reader thread still blocks on it)
+    One demux over every stream (``packets``) serves the whole read: ``first_frame`` takes it
+    up to the first video frame, keeping what it read in ``head``, and the restore's reader
+    replays ``head`` then goes on with the same demux, so the file is opened and read once.
+    """
+
+    container: Any  # None once closed, or once it must not be (a reader still blocks on it)
     video: Any
     name: str
+    head: list[Any] = field(default_factory=list)  # side-stream packets, then decoded frames
+    packets: Iterator[Any] | None = None
+    first: Any = None  # the first decoded video frame, once read
+    video_packets: int = 0  # video packets read on the way (``probe_video`` counts on)
+
+    def first_frame(self) -> Any:
+        """The first decoded video frame (raises CorruptInputError when there is none)."""
+        if self.first is not None:
+            return self.first
+        self.packets = self.container.demux()
+        try:
+            for packet in self.packets:
+                if packet.stream.index != self.video.index:
+                    self.head.append(packet)
+                    continue
+                self.video_packets += bool(packet.size)
+                frames = self.video.decode(packet)
+                self.head.extend(frames)
+                if frames:
+                    self.first = frames[0]
+                    return self.first
+        except av.FFmpegError as exc:
+            raise CorruptInputError(
+                f"{self.name}: cannot decode video ({ffmpeg_message(exc)})"
+            ) from None
+        raise CorruptInputError(f"{self.name}: no decodable video frames")
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
 
 
-def looks_like_video_container(head: bytes) -> bool:
-    """True when the first bytes carry the signature of a common video container."""
+def video_container(head: bytes) -> str | None:
+    """The container a file's first bytes announce, or None.
+
+    Tells a damaged video (the signature is there, FFmpeg cannot open it) from a file that was
+    never one.
+    """
     if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
-        return True
-    if head.startswith((b"\x1a\x45\xdf\xa3", b"FLV", b"OggS", b"\x00\x00\x01\xba")):
-        return True
+        return "MP4/MOV"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "Matroska/WebM"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
-        return True
-    return len(head) > 188 and head[0] == 0x47 and head[188] == 0x47  # MPEG-TS sync bytes
+        return "AVI"
+    for signature, name in ((b"FLV", "FLV"), (b"OggS", "Ogg"), (b"\x00\x00\x01\xba", "MPEG-PS")):
+        if head.startswith(signature):
+            return name
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:  # MPEG-TS sync bytes
+        return "MPEG-TS"
+    return None
 
 
 def read_head(src: Any) -> bytes | None:
@@ -52,12 +99,22 @@ def read_head(src: Any) -> bytes | None:
         return None
 
 
-def open_video(src: Source) -> InputVideo:
-    """Open ``src`` and pick its video stream, turning failures into restorecli errors."""
-    name = label(src)
+def label(src: Source) -> str:
+    """How ``src`` is named in messages."""
+    if isinstance(src, str | os.PathLike):
+        return os.fspath(src)
+    return getattr(src, "name", None) or "<stream>"
+
+
+def open_video(src: Source, *, name: str | None = None) -> InputVideo:
+    """Open ``src`` and pick its video stream, turning failures into restorecli errors.
+
+    ``name`` replaces the source's own in messages (a spooled copy of standard input).
+    """
+    name = name or label(src)
     file: Any = src
-    if isinstance(file, str | os.PathLike):
-        path = Path(file)
+    if isinstance(src, str | os.PathLike):
+        path = Path(src)
         if not path.exists():
             raise InputNotFoundError(f"{name}: no such file")
         if path.is_dir():
@@ -73,11 +130,14 @@ def open_video(src: Source) -> InputVideo:
     except PermissionError as exc:
         raise InputNotFoundError(f"{name}: cannot read ({exc.strerror})") from None
     except (av.FFmpegError, OSError, ValueError) as exc:
-        reason = ffmpeg_message(exc)
         if head is None:  # an unpeekable stream: no way to tell damage from a wrong type
-            raise CorruptInputError(f"{name}: unreadable video stream ({reason})") from None
-        if looks_like_video_container(head) or Path(name).suffix.lower() in VIDEO_EXTENSIONS:
-            raise CorruptInputError(f"{name}: damaged or truncated video ({reason})") from None
+            raise CorruptInputError(
+                f"{name}: unreadable video stream ({ffmpeg_message(exc)})"
+            ) from None
+        if (kind := video_container(head)) is not None:
+            raise CorruptInputError(
+                f"{name}: corrupt or truncated video ({kind} container)"
+            ) from None
         raise UnsupportedInputError(f"{name}: not a video this FFmpeg build can read") from None
     try:
         return InputVideo(container, pick_video_stream(container, name), name)

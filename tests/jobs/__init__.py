@@ -1,0 +1,1 @@
+"""Tests for restorecli.jobs, one module per source module."""
