@@ -129,3 +129,15 @@ def test_detected_tasks_restore_the_photo(tmp_path):
     assert result.scores["derain"] == 0.9
     out = np.asarray(Image.open(tmp_path / "out.png")).astype(int)
     assert np.all(out == 100 + 51)  # + 0.2 of 255
+
+
+def test_a_detected_task_without_a_model_is_skipped_with_a_note():
+    auto = AutoRestorer(
+        Scores(denoise=0.8, derain=0.9), lambda t: Step(t, 0.0), 0.5, available={"derain"}
+    )
+    decision = auto.decide([np.zeros((4, 4, 3))])
+    assert decision.tasks == ["derain"] and decision.skipped == ["denoise"]
+    assert decision.describe().startswith("detected denoise 0.80 but no model is registered")
+    only = AutoRestorer(Scores(denoise=0.8), lambda t: Step(t, 0.0), 0.5, available=set())
+    decision = only.decide([np.zeros((4, 4, 3))])
+    assert decision.tasks == [] and decision.describe().endswith("skipped; kept unchanged")

@@ -78,11 +78,18 @@ class Decision:
 
     tasks: list[str]  # in the order they run; [] = keep the file as it is
     scores: dict[str, float]  # every task's confidence
+    skipped: list[str] = dataclasses.field(default_factory=list)  # detected, but no model
 
     def describe(self) -> str:
+        missing = ""
+        if self.skipped:
+            found = ", ".join(f"{t} {self.scores[t]:.2f}" for t in self.skipped)
+            missing = f"detected {found} but no model is registered for it: skipped; "
         if self.tasks:
             found = ", ".join(f"{t} {self.scores[t]:.2f}" for t in self.tasks)
-            return f"detected {found}; running {' then '.join(self.tasks)}"
+            return f"{missing}detected {found}; running {' then '.join(self.tasks)}"
+        if missing:
+            return f"{missing}kept unchanged"
         task, top = max(self.scores.items(), key=lambda kv: kv[1])
         return f"judged clean (highest: {task} {top:.2f}); kept unchanged"
 
@@ -91,14 +98,20 @@ class AutoRestorer:
     """Per file: detect, then restore with the detected tasks' models, or keep the file.
 
     ``load(task)`` returns the restorer of a task (called once per task); ``detector`` is a
-    ``restorecli.detect.Detector``.
+    ``restorecli.detect.Detector``; ``available``: the tasks that have a model (None: all), a
+    detected task without one is skipped with a note rather than failing the file.
     """
 
     def __init__(
-        self, detector: Any, load: Callable[[str], FrameRestorer], threshold: float
+        self,
+        detector: Any,
+        load: Callable[[str], FrameRestorer],
+        threshold: float,
+        available: Collection[str] | None = None,
     ) -> None:
         self.detector = detector
         self.threshold = threshold
+        self.available = None if available is None else set(available)
         self._load = load
         self._loaded: dict[str, FrameRestorer] = {}
 
@@ -106,8 +119,11 @@ class AutoRestorer:
         from restorecli.detect import Detection, auto_plan
 
         scores = self.detector.scores(frames)
-        found = [Detection(t, p) for t, p in scores.items() if p >= self.threshold]
-        return Decision(auto_plan(found), scores)
+        planned = auto_plan([Detection(t, p) for t, p in scores.items() if p >= self.threshold])
+        if self.available is None:
+            return Decision(planned, scores)
+        runnable = [t for t in planned if t in self.available]
+        return Decision(runnable, scores, [t for t in planned if t not in self.available])
 
     def restorer_for(self, tasks: Sequence[str]) -> FrameRestorer:
         for task in tasks:

@@ -92,3 +92,14 @@ def test_training_validates_every_class_resumes_and_exports(photos, tmp_path):
     model = load_model(path, kind="detector")
     assert model.config == TINY
     assert next(iter(model.state_dict().values())).dtype == torch.float32  # loaded as fp32
+
+
+def test_soft_photos_keep_their_size_and_lose_detail():
+    from restorecli.train.detector import _enlarge_crop
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    soft = _enlarge_crop(photo, 2.0, rng)
+    assert soft.shape == photo.shape
+    detail = lambda im: np.abs(np.diff(im.astype(float), axis=1)).mean()  # noqa: E731
+    assert detail(soft) < 0.7 * detail(photo)

@@ -295,7 +295,9 @@ def _load_auto(run: RunOptions, reporter: Any) -> Any:
 
     with reporter.status("loading the detector"):
         detector = load_detector(run.detector, device=run.device, offline=run.offline or None)
-    return AutoRestorer(detector, lambda task: _load(task, run, reporter), run.threshold)
+    return AutoRestorer(
+        detector, lambda task: _load(task, run, reporter), run.threshold, _tasks_with_weights()
+    )
 
 
 def _check_model_exists(task: str, run: RunOptions) -> None:

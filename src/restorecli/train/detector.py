@@ -44,6 +44,11 @@ class DetectorTrainConfig:
     jpeg_fraction: float = 0.5
     jpeg_quality: tuple[int, int] = (60, 95)
     min_side: int = 320  # photos are loaded with a long side in [min_side, analysis_side]
+    # Clean detail as soft as a camera's at full size: this share of photos is a crop enlarged
+    # by a factor in soft_scale (the corpus is mostly downscaled, so sharper than that). Soft
+    # is not blurred: without this, real full-size crops (PolyU) were taken for blur.
+    soft_fraction: float = 0.3
+    soft_scale: tuple[float, float] = (1.0, 2.0)
     pool: int = 2048
     refresh: int = 32  # pool samples replaced by fresh ones every `refresh_every` steps
     refresh_every: int = 16
@@ -60,7 +65,8 @@ class DetectorTrainConfig:
     def __post_init__(self) -> None:
         check_counts(self, "steps", "batch_size", "log_every", "val_every", "ckpt_every")
         check_counts(self, "pool", "refresh", "refresh_every")
-        for name in ("clean_fraction", "pair_fraction", "jpeg_fraction", "min_severity"):
+        fractions = ("clean", "pair", "jpeg", "soft")
+        for name in (*(f"{f}_fraction" for f in fractions), "min_severity"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
         unknown = set(self.model.labels) - set(PHYSICAL_ORDER)
@@ -117,6 +123,8 @@ class SamplePool:
             photo = self.photos[rng.integers(len(self.photos))]
             side = int(rng.integers(cfg.min_side, cfg.model.analysis_side + 1))
             photo = _shrink(photo, side)
+            if rng.random() < cfg.soft_fraction:
+                photo = _enlarge_crop(photo, float(rng.uniform(*cfg.soft_scale)), rng)
             tasks = draw_tasks(rng, cfg)
             crops, frame = analysis_views(degrade_sample(photo, tasks, rng, cfg), cfg.model, rng)
             self.crops[i] = np.round(crops * 255)
@@ -142,6 +150,17 @@ def _shrink(photo: np.ndarray, side: int) -> np.ndarray:
     if scale >= 1:
         return photo
     return cv2.resize(photo, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
+def _enlarge_crop(photo: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """A random crop 1/factor of the photo's size, enlarged back (bicubic): the same size,
+    softer detail."""
+    import cv2
+
+    h, w = photo.shape[:2]
+    ch, cw = max(8, round(h / factor)), max(8, round(w / factor))
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return cv2.resize(photo[y : y + ch, x : x + cw], (w, h), interpolation=cv2.INTER_CUBIC)
 
 
 def validation_set(
@@ -218,6 +237,8 @@ def config_from_run(run: str | Path) -> DetectorTrainConfig:
     raw = json.loads((Path(run) / "config.json").read_text())
     raw["model"] = DetectorConfig(**raw["model"])
     raw["jpeg_quality"] = tuple(raw["jpeg_quality"])
+    if "soft_scale" in raw:
+        raw["soft_scale"] = tuple(raw["soft_scale"])
     return DetectorTrainConfig(**raw)
 
 
