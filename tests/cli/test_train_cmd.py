@@ -286,3 +286,20 @@ def test_train_fidelity_trains_and_exports_both_files(tmp_path, make_tiny_models
     bad = run("fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser", "derain",
               "-o", str(tmp_path / "r2"))  # fmt: skip
     assert bad.exit_code == 2
+
+
+def test_train_detector_runs_exports_and_the_file_detects(photos: Path, tmp_path: Path):
+    out, weights = tmp_path / "det", tmp_path / "det.safetensors"
+    args = ["detector", str(photos), "-o", str(out), "--steps", "2", "--batch-size", "2"]
+    result = run(*args, "--width", "4", "--pool", "4", "--device", "cpu", "--soft-fraction", "0",
+                 "--export", str(weights))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["soft_fraction"] == 0 and config["model"]["width"] == 4
+    assert read_metadata(weights)["restorecli.kind"] == "detector"
+    exported = run("export", str(out), "-o", str(tmp_path / "again.safetensors"))
+    assert exported.exit_code == 0, exported.output
+    detect = CliRunner().invoke(app, ["detect", str(photos / "p0.png"), "--detector", str(weights)])
+    assert detect.exit_code == 0 and detect.stdout.startswith(f"{photos / 'p0.png'}: ")
+    bad = run("detector", str(photos), "-o", str(out), "--soft-fraction", "2")
+    assert bad.exit_code == 2 and "soft_fraction must be in [0, 1]" in bad.stderr

@@ -345,6 +345,9 @@ def train_detector_cmd(
     min_severity: float = typer.Option(
         0.15, help="Lowest severity of a labelled degradation (fainter ones are invisible)."
     ),
+    soft_fraction: float = typer.Option(
+        0.3, help="Share of photos made as soft as a camera's full-size detail (not blur)."
+    ),
     pool: int = typer.Option(2048, help="Degraded photos held in memory, refreshed as it runs."),
     lr: float = typer.Option(2e-3, help="Peak learning rate (warm-up, then cosine decay)."),
     val_every: int = typer.Option(250, help="Validate every N steps."),
@@ -371,6 +374,7 @@ def train_detector_cmd(
             clean_fraction=clean_fraction,
             pair_fraction=pair_fraction,
             min_severity=min_severity,
+            soft_fraction=soft_fraction,
             pool=pool,
             lr=lr,
             val_every=val_every,
