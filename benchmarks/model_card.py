@@ -11,7 +11,11 @@ then runs the quality-floor checks of the model card with the real `restore` com
   the clean input itself),
 - every registered derain model on Rain100H, default settings,
 - every registered dehaze model on Kodak24 hazed by `restore degrade dehaze --seed 0`,
-- for the default models also the paper's pipeline (`--fidelity 0 --requantize hard`).
+- for the default models also the paper's pipeline (`--fidelity 0 --requantize hard`),
+- the default denoise, deblur, desnow and deraindrop models on their floors: Kodak24 under
+  Gaussian noise of std 15, 25 and 50 and the PolyU real-noise pairs; the GoPro pairs and
+  Kodak24 blurred; Kodak24 snowed and with raindrops (`restore degrade TASK --seed 0`), and the
+  clean Kodak24 photos.
 
 Only the block between the two markers in OUT is replaced; the rest of the page is prose.
 """
@@ -76,6 +80,8 @@ def files_table(registry: Any) -> list[str]:
             info = json.loads(meta.get("restorecli.training", "{}"))
             if f.role == "autoencoder":
                 trained = "reconstruction"
+            elif f.role == "detector":
+                trained = f"detector, {len(json.loads(meta['restorecli.config'])['labels'])} tasks"
             elif f.role in ("fidelity", "requantizer"):
                 trained = f"{f.role}, tasks {'+'.join(info.get('tasks', []))}"
             else:
@@ -149,11 +155,11 @@ def floors(registry: Any, data: Path, tmp: Path) -> list[str]:
     (clean / "input").parent.mkdir(parents=True, exist_ok=True)
     (clean / "input").symlink_to((data / KODAK / "target").resolve())
     (clean / "target").symlink_to((data / KODAK / "target").resolve())
-    for task in ("derain", "dehaze"):
+    for task in ("derain", "dehaze", *NEW_TASKS):
         name = registry.defaults.get(task)
         if name is None:
             continue
-        for extra in ([], PAPER):
+        for extra in ([], PAPER) if task in ("derain", "dehaze") else ([],):
             cmd = ["restore", "eval", "--task", task, "CLEAN", *extra]
             r = evaluate(["--task", task, str(clean), *extra], tmp)
             m = r["mean"]
@@ -193,6 +199,58 @@ def floors(registry: Any, data: Path, tmp: Path) -> list[str]:
             counted = is_default and not extra
             row(check, label, r["n"], measured, ">= 24 dB, SSIM > input" if counted else "-",
                 ok if counted else None, cmd)  # fmt: skip
+    lines += new_task_floors(registry, data, tmp)
+    return lines
+
+
+# The floors of the tasks added after derain and dehaze: (task, check, data folder or the
+# `restore degrade` arguments that make it from Kodak24, gain over the input or an absolute
+# PSNR floor (None: reported only)).
+NEW_TASKS = ("denoise", "deblur", "desnow", "deraindrop")
+AWGN = ["--set", "kind=gaussian", "--set", "grey_prob=0", "--set"]
+NEW_FLOORS: tuple[tuple[str, str, Any, str | None], ...] = (
+    ("denoise", "Kodak24, Gaussian std 25", ["denoise", *AWGN, "sigma=25/255"], ">= 30.5 dB"),
+    ("denoise", "Kodak24, Gaussian std 15", ["denoise", *AWGN, "sigma=15/255"], None),
+    ("denoise", "Kodak24, Gaussian std 50", ["denoise", *AWGN, "sigma=50/255"], None),
+    ("denoise", "PolyU real noise", "PolyU_real_noise", ">= input + 1.5 dB"),
+    ("deblur", "GoPro pairs", "GoPro_examples_DeepDeblur", ">= input + 2 dB"),
+    ("deblur", "Kodak24 blurred", ["deblur"], ">= input + 3 dB"),
+    ("desnow", "Kodak24 snowed", ["desnow"], ">= input + 6 dB"),
+    ("deraindrop", "Kodak24 with raindrops", ["deraindrop"], ">= input + 4 dB"),
+)
+
+
+def new_task_floors(registry: Any, data: Path, tmp: Path) -> list[str]:
+    lines = []
+    for task, check, source, floor in NEW_FLOORS:
+        name = registry.defaults.get(task)
+        if name is None:
+            continue
+        if isinstance(source, str):
+            folder, shown = data / source, f"DATA/{source}"
+        else:
+            folder = tmp / "_".join(a.replace("/", "-") for a in source)
+            if not folder.exists():
+                restore(["degrade", source[0], str(data / KODAK / "target"), "-o", str(folder),
+                         "--pairs", "--seed", "0", *source[1:]])  # fmt: skip
+            shown = f"({shlex.join(['restore', 'degrade', *source[:1], 'KODAK', *source[1:]])})"
+        cmd = ["restore", "eval", "--task", task, shown]
+        r = evaluate(["--task", task, str(folder)], tmp)
+        m, i = r["mean"], r["input"]
+        measured = (
+            f"PSNR {m['psnr']:.2f} dB (input {i['psnr']:.2f}), "
+            f"SSIM {m['ssim']:.4f} (input {i['ssim']:.4f})"
+        )
+        ok = None
+        if floor is not None and "input" in floor:
+            ok = m["psnr"] >= i["psnr"] + float(floor.split("+ ")[1].split()[0])
+        elif floor is not None:
+            ok = m["psnr"] >= float(floor.split()[1])
+        met = "-" if ok is None else ("yes" if ok else "**no**")
+        lines.append(
+            f"| {task}, {check} | {name} | {r['n']} | {measured} | {floor or '-'} | {met} | "
+            f"`{shlex.join(cmd)}` |"
+        )
     return lines
 
 
@@ -229,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         "Bundled weights, default settings (PSNR/SSIM on RGB, full image; conventions in "
         "`restore eval --help`). DATA = `../shared/data/bench`; HAZY = the pairs made by "
         f"`restore degrade dehaze DATA/{KODAK}/target -o HAZY --pairs --seed 0`; CLEAN = a "
-        f"folder whose input/ and target/ are both DATA/{KODAK}/target.",
+        f"folder whose input/ and target/ are both DATA/{KODAK}/target; a command in "
+        f"parentheses makes the pairs from KODAK = DATA/{KODAK}/target with `-o DIR --pairs "
+        "--seed 0`, then `restore eval --task TASK DIR` scores them.",
         "",
         *floor_lines,
         "",

@@ -43,6 +43,10 @@ def test_card_block_is_measured_and_the_prose_kept(
     register_bundled(registry, "rain", task="derain", default=True, **common)
     register_bundled(registry, "rain-zq", task="derain", **{**common, "default_init": "zq"})
     register_bundled(registry, "haze", task="dehaze", default=True, **common)
+    register_bundled(registry, "noise", task="denoise", default=True, **common)
+    for name in ("a.png", "b.png"):
+        _image(data / "PolyU_real_noise" / "input" / name, rng)
+        _image(data / "PolyU_real_noise" / "target" / name, rng)
     # main() points RESTORE_WEIGHTS_TOML at --registry for its `restore` runs; set here, it is
     # undone after the test instead of leaking the tiny models into later tests.
     monkeypatch.setenv("RESTORE_WEIGHTS_TOML", str(registry))
@@ -70,10 +74,23 @@ def test_card_block_is_measured_and_the_prose_kept(
     assert "restore eval --task dehaze HAZY" in haze_row
     assert "--fidelity 0 --requantize hard" in haze_paper
     clean_rows = [x for x in lines if "clean Kodak24 (no harm)" in x]
-    assert len(clean_rows) == 4  # derain and dehaze, default and the paper's pipeline
+    assert len(clean_rows) == 5  # derain and dehaze, default and the paper's pipeline; denoise
     assert "restore eval --task derain CLEAN" in clean_rows[0] and ">= 35 dB" in clean_rows[0]
     # Tiny random weights cannot restore anything: the floors are reported as missed.
     assert "**no**" in rain_rows[0] and "**no**" in haze_row
+    noise = [x for x in lines if x.startswith("| denoise, ")]
+    assert [x.split(" | ")[0] for x in noise] == [
+        "| denoise, clean Kodak24 (no harm)",
+        "| denoise, Kodak24, Gaussian std 25",
+        "| denoise, Kodak24, Gaussian std 15",
+        "| denoise, Kodak24, Gaussian std 50",
+        "| denoise, PolyU real noise",
+    ]
+    assert "| >= 30.5 dB | **no** |" in noise[1] and "| - | - |" in noise[2]
+    assert "(restore degrade denoise KODAK --set kind=gaussian" in noise[1]
+    assert "sigma=25/255" in noise[1] and "DATA/PolyU_real_noise" in noise[4]
+    assert ">= input + 1.5 dB" in noise[4]
+    assert not [x for x in lines if x.startswith("| deblur, ")]  # no deblur model registered
 
 
 def test_the_fidelity_runs_validation_is_described_as_such(load_repo_script, tmp_path, monkeypatch):
