@@ -136,3 +136,21 @@ def test_tasks_without_weights_are_marked_in_the_help() -> None:
     commands = typer.main.get_command(sys.modules["restorecli.cli"].app).commands
     assert commands["desnow"].short_help.endswith("(no weights yet: needs --weights)")
     assert "no weights" not in commands["derain"].short_help
+
+
+def test_help_shows_no_bool_or_str_tags():
+    """Flags take no value and text values show what they name: no <bool>/<str> noise."""
+    import typer
+    from typer.testing import CliRunner
+
+    root = typer.main.get_command(app)
+    paths = [[]]
+    for name, command in root.commands.items():
+        paths.append([name])
+        paths += [[name, sub] for sub in getattr(command, "commands", {})]
+    for path in paths:
+        result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, path
+        assert "<bool>" not in result.stdout and "<str>" not in result.stdout, path
+    shown = CliRunner().invoke(app, ["derain", "--help"], terminal_width=200).stdout
+    assert "DEVICE" in shown and "<int" in shown  # typed values keep their tags

@@ -71,8 +71,58 @@ def _debug_requested(ctx: typer.Context) -> bool:
     return bool(ctx.meta.get(DEBUG_KEY)) or os.environ.get("RESTORE_DEBUG", "") not in ("", "0")
 
 
+def _plain_tag(param: Any) -> None:
+    """A flag takes no value, so it shows no type tag; a text value shows what it names
+    (``--device DEVICE``) and a text argument its name alone, not ``<str>``."""
+    if getattr(param, "_restore_tag", False):
+        return
+    param._restore_tag = True
+    if getattr(param, "is_flag", False):
+        param.display_type_rich = lambda ctx: ""
+        return
+    if not hasattr(param, "bare_type") or param.type_descriptor.is_choice:
+        return
+    if param.bare_type() not in ("str", "list[str]"):
+        return
+    if param.param_type_name == "argument":
+        param.display_type_rich = lambda ctx: ""
+    elif param.metavar is None and not param.type_descriptor.is_list:
+        name = (param.name or "").upper()
+        param.display_type_rich = lambda ctx, name=name: name
+
+
+def _plain_tags(command: Any) -> None:
+    """Every parameter of ``command`` and its subcommands, --help included, as _plain_tag."""
+    if getattr(command, "_restore_tags", False):
+        return
+    command._restore_tags = True
+    for param in command.params:
+        _plain_tag(param)
+    own_help = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = own_help(ctx)
+        if option is not None:
+            _plain_tag(option)
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _plain_tags(sub)
+
+
 class RestoreGroup(TyperGroup):
     """Turns the project's errors into one stderr line and their documented exit codes."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_tags(command)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_tags(self)
+        super().format_help(ctx, formatter)
 
     def main(  # type: ignore[override]
         self,
