@@ -196,29 +196,36 @@ def run_batch(
         if on_start is not None:
             on_start(item)
         if item.action == RESTORE:
-            result = _restore_item(restorer, item, options, progress, raise_unexpected)
+            result = restore_item(restorer, item, options, progress, raise_unexpected)
         else:
-            result = FileResult(
-                input=str(item.src),
-                output=str(item.dst) if item.action == SKIPPED else None,
-                status=item.action,
-                kind=item.kind,
-                message=item.note,
-                exit_code=item.exit_code,
-            )
+            result = planned_result(item)
         results.append(result)
         if on_done is not None:
             on_done(result)
     return BatchReport(results)
 
 
-def _restore_item(
+def planned_result(item: BatchItem) -> FileResult:
+    """The result of an item the plan settled (SKIPPED, IGNORED, FAILED): nothing to run."""
+    return FileResult(
+        input=str(item.src),
+        output=str(item.dst) if item.action == SKIPPED else None,
+        status=item.action,
+        kind=item.kind,
+        message=item.note,
+        exit_code=item.exit_code,
+    )
+
+
+def restore_item(
     restorer: FrameRestorer | AutoRestorer,
     item: BatchItem,
     options: FileOptions,
-    progress: Progress | None,
-    raise_unexpected: bool,
+    progress: Progress | None = None,
+    raise_unexpected: bool = False,
 ) -> FileResult:
+    """Restore one RESTORE item; a RestoreError (and, unless ``raise_unexpected``, any other
+    error) becomes a FAILED result. The local engine and each Ray worker run files through it."""
     try:
         with open_input(item.src, max_pixels=options.max_pixels) as media:
             check_destination(

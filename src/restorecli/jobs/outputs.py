@@ -175,15 +175,21 @@ def _restore_video(
     progress: Progress | None,
 ) -> VideoReport:
     assert media.video is not None
+    with restorer.sequence() as session:
+        restore = functools.partial(restorer.restore_batch, session=session)
+        return restore_video(
+            media.video, out, restore, options=video_options(restorer, settings), progress=progress
+        )
+
+
+def video_options(restorer: FrameRestorer, settings: VideoSettings) -> VideoOptions:
+    """The encoder settings given, over ``restore_video``'s defaults, and the model's batch size
+    (shared with the split videos of ``jobs/video_split.py``, so both encode alike)."""
     values = {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
     batch_size = getattr(restorer.config, "batch_size", None)
     if isinstance(batch_size, int):
         values["batch_size"] = batch_size
-    with restorer.sequence() as session:
-        restore = functools.partial(restorer.restore_batch, session=session)
-        return restore_video(
-            media.video, out, restore, options=VideoOptions(**values), progress=progress
-        )
+    return VideoOptions(**values)
 
 
 def _result(

@@ -51,7 +51,7 @@ class Reader:
                 if isinstance(item, av.VideoFrame):
                     yield "frame", item
                 else:
-                    yield from self._side(item)
+                    yield from self.side_items(item)
             source.head = []
             assert source.packets is not None  # restore_video read up to the first frame
             for packet in source.packets:
@@ -59,14 +59,14 @@ class Reader:
                     for frame in video.decode(packet):
                         yield "frame", frame
                 else:
-                    yield from self._side(packet)
+                    yield from self.side_items(packet)
         except av.FFmpegError as exc:
             raise CorruptInputError(
                 f"{source.name}: corrupt video data after {self.frames_read} frames "
                 f"({ffmpeg_message(exc)})"
             ) from None
 
-    def _side(self, packet: Any) -> Iterator[tuple[str, Any]]:
+    def side_items(self, packet: Any) -> Iterator[tuple[str, Any]]:
         """A side stream's packet as the output takes it: copied, decoded, or dropped."""
         index = packet.stream.index
         if index in self.copy_map:

@@ -85,7 +85,7 @@ def _run(
             rotation=0,
             notes=plan.notes,
         )
-        video_out, copy_map, decode_map = _add_streams(output, source, plan, options, report)
+        video_out, copy_map, decode_map = add_output_streams(output, source, plan, options, report)
 
         reader = Reader(source, copy_map, decode_map)
         report.rotation = carry_rotation(video_out, video, first)
@@ -151,7 +151,7 @@ def _run(
                 output.close()
 
 
-def _add_streams(
+def add_output_streams(
     output: Any, source: InputVideo, plan: VideoPlan, options: VideoOptions, report: VideoReport
 ) -> tuple[Any, dict[int, int], dict[int, int]]:
     """Output streams in the input's order, plus container metadata and chapters.
