@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from pathlib import Path
 
 import av
@@ -84,3 +85,63 @@ def count_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(av, "open", spy)
     return opened
+
+
+def make_clip(
+    path: Path, frames: int = 36, *, gop: int = 6, audio: bool = True, subtitles: bool = False
+) -> Path:
+    """A 32x24 H.264 video with a keyframe every ``gop`` frames (B-frames between), a sine-tone
+    AAC track and, in Matroska, a subtitle: something ``video_split`` can cut."""
+    from fractions import Fraction
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "crf": "12"}
+        video = out.add_stream("libx264", rate=25, options=options)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        sound = out.add_stream("aac", rate=16000) if audio else None
+        if sound is not None:
+            sound.layout = "mono"
+        text, srt = None, None
+        if subtitles:  # a subtitle stream is added from one FFmpeg read
+            path.with_suffix(".srt").write_text("1\n00:00:00,000 --> 00:00:00,300\nhello\n\n")
+            srt = av.open(str(path.with_suffix(".srt")))
+            text = out.add_stream_from_template(srt.streams.subtitles[0])
+        for i in range(frames):
+            y, x = np.mgrid[0:24, 0:32]
+            rgb = np.stack([40 + 4 * x, 40 + 6 * y, np.full_like(x, 60 + 4 * i)], axis=-1)
+            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if sound is not None:
+            count = 16000 * frames // 25
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(count) / 16000)).astype(np.float32)
+            for start in range(0, count, 1024):
+                chunk = np.ascontiguousarray(tone[None, start : start + 1024])
+                samples = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                samples.sample_rate, samples.pts = 16000, start
+                out.mux(sound.encode(samples))
+            out.mux(sound.encode(None))
+        if srt is not None:
+            for packet in srt.demux(srt.streams.subtitles[0]):
+                if packet.size:
+                    packet.stream = text
+                    out.mux(packet)
+            srt.close()
+    return path
+
+
+class CrashOnce(FakeRestorer):
+    """Kills its own process on the first video batch it sees, once across processes (the
+    ``marker`` file remembers): a Ray worker dying mid-file."""
+
+    def __init__(self, marker: Path) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def restore_batch(self, frames: np.ndarray, *, callback=None, session=None) -> np.ndarray:
+        if not self.marker.exists():
+            self.marker.touch()
+            os._exit(1)
+        return super().restore_batch(frames, callback=callback, session=session)
