@@ -148,3 +148,22 @@ def detector_file(tmp_path):
         return save_model(model, tmp_path / f"{name}.safetensors")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One local Ray (2 CPUs) for every test that needs it; the engine joins it rather than
+    starting its own. Skips when Ray is not installed (``pip install ".[ray]"``)."""
+    import logging
+
+    ray = pytest.importorskip("ray", reason='Ray is not installed: pip install ".[ray]"')
+    cache = str(tmp_path_factory.getbasetemp() / "cache")  # as _isolated_cache, in the workers
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        runtime_env={"env_vars": {"RESTORE_CACHE_DIR": cache}},
+    )
+    yield ray
+    ray.shutdown()

@@ -35,6 +35,7 @@ MODEL_PANEL = "Model and sampling"
 OUTPUT_PANEL = "Output"
 VIDEO_PANEL = "Video"
 REPORT_PANEL = "Reporting"
+ENGINE_PANEL = "Engine"
 
 
 # Typer shows Enum members as choices; values are plain strings.
@@ -43,6 +44,7 @@ AUTO = "auto"
 
 PrecisionChoice = Enum("PrecisionChoice", {name: name for name in PRECISIONS}, type=str)
 TaskChoice = Enum("TaskChoice", {name: name for name in (*TASKS, AUTO)}, type=str)
+EngineChoice = Enum("EngineChoice", {name: name for name in ("local", "ray")}, type=str)
 
 
 # Options shared by the task commands and `batch` (Annotated aliases keep the signatures short);
@@ -576,6 +578,40 @@ def batch_command(
             rich_help_panel=OUTPUT_PANEL,
         ),
     ] = False,
+    engine: Annotated[
+        EngineChoice,
+        typer.Option(
+            "--engine",
+            case_sensitive=False,
+            rich_help_panel=ENGINE_PANEL,
+            help="local: files one by one in this process; ray: on Ray workers, each with its "
+            "own copy of the model, long videos cut at keyframes (pip install "
+            '"restorecli[ray]").',
+        ),
+    ] = EngineChoice.local,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            metavar="ADDR",
+            show_default=False,
+            rich_help_panel=ENGINE_PANEL,
+            help="Ray cluster to join (HEAD:6379, or auto on a machine of the cluster; the "
+            "folders on a filesystem every machine shares at the same path). Default: start "
+            "Ray on this machine.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            metavar="N",
+            show_default=False,
+            rich_help_panel=ENGINE_PANEL,
+            help="Ray workers (default: one per CPU of this machine or of the cluster).",
+        ),
+    ] = None,
     *,
     run: RunOptions,  # the shared options (see _with_run_options)
     suffix: Annotated[
@@ -597,6 +633,7 @@ def batch_command(
     if value_of(task) != AUTO and (detector is not None or threshold != DETECT_THRESHOLD):
         raise typer.BadParameter("only --task auto uses a detector", param_hint="--detector")
     run = _auto_options(run, detector, threshold)
+    ray = _ray_options(value_of(engine), address, workers)
     report = restore_folder(
         value_of(task) or "",
         folder,
@@ -605,6 +642,7 @@ def batch_command(
         skip_existing=skip_existing,
         suffix=suffix,
         run=run,
+        ray=ray,
     )
     if not report.ok:
         raise typer.Exit(EXIT_FAILURES)
@@ -619,8 +657,13 @@ def restore_folder(
     skip_existing: bool,
     suffix: str,
     run: RunOptions,
+    ray: Any = None,
 ) -> Any:
-    """Plan, load the model once, restore, print the summary; returns the BatchReport."""
+    """Plan, load the model once, restore, print the summary; returns the BatchReport.
+
+    With ``ray`` (a ``jobs.ray_engine.RayOptions``), the files run on Ray workers instead, each
+    loading the model once.
+    """
     from restorecli.cli.console import Reporter, stderr_console
     from restorecli.jobs.folders import RESTORE, batch_output_dir, plan_batch, run_batch
     from restorecli.jobs.results import IGNORED
@@ -645,6 +688,7 @@ def restore_folder(
         restorer = None
         if todo:
             check_writable(out_root / ".probe", create_parents=True)
+        if todo and ray is None:
             restorer = _load_auto(run, reporter) if task == AUTO else _load(task, run, reporter)
         reporter.overall(len(items), f"{task} {folder}")
 
@@ -658,15 +702,18 @@ def restore_folder(
             reporter.end_file()
             reporter.advance_overall()
 
-        report = run_batch(
-            restorer,
-            items,
-            run.file_options(),
-            on_start=on_start,
-            on_done=on_done,
-            progress=reporter.file_progress,
-            raise_unexpected=run.debug,
-        )
+        if ray is not None:
+            report = _run_on_ray(task, run, ray, items, reporter)
+        else:
+            report = run_batch(
+                restorer,
+                items,
+                run.file_options(),
+                on_start=on_start,
+                on_done=on_done,
+                progress=reporter.file_progress,
+                raise_unexpected=run.debug,
+            )
     if run.as_json:
         typer.echo(
             json.dumps(
@@ -682,6 +729,66 @@ def restore_folder(
                 message = f"{failed.input}: {message}"
             typer.echo(f"restore: error: {message}", err=True)
     return report
+
+
+def _ray_options(engine: str | None, address: str | None, workers: int | None) -> Any:
+    """``--engine ray``'s RayOptions (None: the local engine); usage errors for the rest."""
+    if engine != "ray":
+        if address is not None or workers is not None:
+            raise typer.BadParameter(
+                "only --engine ray takes --address and --workers", param_hint="--address"
+            )
+        return None
+    from restorecli.jobs.ray_engine import RAY_MISSING, RayOptions, ray_installed
+
+    if not ray_installed():
+        raise typer.BadParameter(RAY_MISSING, param_hint="--engine")
+    return RayOptions(address=address, workers=workers)
+
+
+def _run_on_ray(task: str, run: RunOptions, ray: Any, items: list[Any], reporter: Any) -> Any:
+    """The batch on Ray workers, each building the restorer as ``_load`` / ``_load_auto`` do."""
+    import functools
+
+    from restorecli.jobs.ray_engine import run_batch_ray
+    from restorecli.jobs.restorer import check_overrides, load_auto_restorer, load_restorer
+
+    overrides = run.config_overrides()
+    try:  # inconsistent sampling options are usage errors, found before starting Ray
+        check_overrides(overrides)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    model = {"device": run.device, "precision": run.precision, "offline": run.offline or None}
+    model.update(threads=run.threads, overrides=overrides)
+    if task == AUTO:  # a file's tasks are its own: no cutting a video into segments
+        make = functools.partial(
+            load_auto_restorer,
+            run.detector,
+            threshold=run.threshold,
+            available=_tasks_with_weights(),
+            **model,
+        )
+        ray = dataclasses.replace(ray, split=None)
+    else:
+        make = functools.partial(load_restorer, run.weights, task=task, **model)
+    if run.device.startswith("cuda"):
+        ray = dataclasses.replace(ray, gpus_per_worker=1.0)
+
+    def on_ready(info: Any) -> None:
+        if task != AUTO and info.task is not None and info.task != task:
+            reporter.note(
+                f"{info.name or run.weights} was trained for {info.task}, not {task}: "
+                f"it will remove what a {info.task} model removes"
+            )
+
+    return run_batch_ray(
+        make,
+        items,
+        run.file_options(),
+        ray,
+        on_ready=on_ready,
+        on_done=lambda result: reporter.advance_overall(),
+    )
 
 
 def _print_summary(console: Any, report: Any, out_root: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from restorecli.protocols import FrameRestorer
@@ -63,3 +63,36 @@ def describe_restorer(restorer: FrameRestorer) -> dict[str, Any]:
         "device": str(restorer.device) if restorer.device is not None else None,
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else None,
     }
+
+
+def load_auto_restorer(
+    detector: str | os.PathLike[str] | None,
+    *,
+    threshold: float,
+    available: Collection[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    offline: bool | None = None,
+    threads: int | None = None,
+) -> Any:
+    """An ``AutoRestorer`` (``--task auto``): the detector now, each task's registered model when
+    a file first needs it, loaded as ``load_restorer`` loads it. ``available``: the tasks that
+    have a model (None: all). The Ray engine builds one per worker with this."""
+    from restorecli.auto import AutoRestorer
+    from restorecli.detect import load_detector
+
+    found = load_detector(detector, device=device, offline=offline)
+
+    def load(task: str) -> FrameRestorer:
+        return load_restorer(
+            None,
+            task=task,
+            overrides=overrides,
+            device=device,
+            precision=precision,
+            offline=offline,
+            threads=threads,
+        )
+
+    return AutoRestorer(found, load, threshold, available)
