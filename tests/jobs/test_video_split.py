@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from restorecli.jobs.inputs import open_input
-from restorecli.jobs.options import FileOptions
+from restorecli.jobs.options import FileOptions, VideoSettings
 from restorecli.jobs.outputs import restore_media
 from restorecli.jobs.video_split import (
     SplitError,
@@ -130,3 +130,18 @@ def test_segments_that_do_not_line_up_are_refused(tmp_path: Path) -> None:
         join_segments(restorer, job, parts, FileOptions())
     assert not (tmp_path / "out.mp4").exists()
     job.cleanup()
+
+
+def test_losslessly_encoded_the_split_frames_are_the_whole_ones(tmp_path: Path) -> None:
+    """What differs at the default CRF is the encoder's rounding, started afresh per segment."""
+    src = make_clip(tmp_path / "clip.mp4", frames=24, gop=6, audio=False)
+    lossless = FileOptions(video=VideoSettings(crf=0))
+    with open_input(src) as media:
+        restore_media(FakeRestorer(), media, tmp_path / "whole.mp4", lossless)
+    job = plan_split(src, tmp_path / "split.mp4", POLICY, 2)
+    assert job is not None and len(job.segments) > 1
+    restorer = FakeRestorer()
+    parts = [restore_segment(restorer, job, k, lossless) for k in range(len(job.segments))]
+    join_segments(restorer, job, parts, lossless)
+    job.cleanup()
+    assert np.array_equal(frames_of(tmp_path / "split.mp4"), frames_of(tmp_path / "whole.mp4"))
