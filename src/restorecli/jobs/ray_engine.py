@@ -135,7 +135,7 @@ class _Unit:
 @dataclasses.dataclass
 class _Split:
     job: SplitJob
-    started: float
+    started: float | None = None  # when its first segment went to a worker
     parts: dict[int, SegmentDone] = dataclasses.field(default_factory=dict)
 
 
@@ -213,7 +213,8 @@ class _Runner:
         self.on_ready = on_ready
         self.on_done = on_done
         self.pending: collections.deque[_Unit] = collections.deque()
-        self.splits: dict[int, _Split] = {}
+        self.splits: dict[int, _Split] = {}  # videos being cut, by item
+        self.jobs: list[SplitJob] = []  # every video cut, for the last cleanup
         self.idle: list[Any] = []
         self.deaths: dict[Any, int] = {}
         self.starting: dict[Any, Any] = {}  # info() ref -> actor
@@ -252,8 +253,8 @@ class _Runner:
         finally:
             for actor in actors:
                 ray.kill(actor, no_restart=True)
-            for split in self.splits.values():
-                split.job.cleanup()
+            for job in self.jobs:  # a segment still running when its file went whole
+                job.cleanup()
 
     def _most_workers(self) -> int:
         """``workers``, at most one per CPU Ray has (each worker takes one)."""
@@ -271,7 +272,8 @@ class _Runner:
         if job is None:
             self.pending.append(_Unit(i, "restore", (item, self.options)))
             return
-        self.splits[i] = _Split(job, time.perf_counter())
+        self.splits[i] = _Split(job)
+        self.jobs.append(job)
         for k in range(len(job.segments)):
             self.pending.append(_Unit(i, "segment", (job, k, self.options)))
 
@@ -299,6 +301,9 @@ class _Runner:
         while self.pending and self.idle:
             actor = self.idle.pop()
             unit = self.pending.popleft()
+            split = self.splits.get(unit.index)
+            if split is not None and split.started is None:
+                split.started = time.perf_counter()
             ref = getattr(actor, unit.method).remote(*unit.args)
             self.running[ref] = (actor, unit)
 
@@ -342,6 +347,7 @@ class _Runner:
         else:
             split = self.splits.pop(unit.index)
             split.job.cleanup()
+            assert split.started is not None
             value.seconds = round(time.perf_counter() - split.started, 3)
             self._file_done(unit.index, value)
 
