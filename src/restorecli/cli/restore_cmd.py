@@ -585,8 +585,8 @@ def batch_command(
             case_sensitive=False,
             rich_help_panel=ENGINE_PANEL,
             help="local: files one by one in this process; ray: on Ray workers, each with its "
-            "own copy of the model, long videos cut at keyframes (pip install "
-            '"restorecli[ray]").',
+            "own copy of the model, long videos cut at keyframes (needs the package's ray "
+            "extra).",
         ),
     ] = EngineChoice.local,
     address: Annotated[
