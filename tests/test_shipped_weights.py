@@ -12,14 +12,16 @@ import pytest
 from restorecli.degrade import degrade
 from restorecli.evaluate.metrics import psnr
 from restorecli.weights import load_registry
+from restorecli.weights.registry import DETECT_TASK
 
 pytestmark = [pytest.mark.weights, pytest.mark.usefixtures("torch_one_thread")]
 
 REGISTRY = load_registry(include_builtin=True)
-BUNDLED = {
+BUNDLED = {  # the restoration models: the detector is no restorer (restore detect loads it)
     name: entry
     for name, entry in REGISTRY.models.items()
-    if all(f.bundled is not None and f.bundled.is_file() for f in entry.files)
+    if entry.task != DETECT_TASK
+    and all(f.bundled is not None and f.bundled.is_file() for f in entry.files)
 }
 if not BUNDLED:
     pytest.skip("no weights are bundled in this package", allow_module_level=True)
