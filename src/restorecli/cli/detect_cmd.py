@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from restorecli.cli.restore_cmd import PANEL, Detector, Device, Offline, Threshold
+from restorecli.cli.restore_cmd import PANEL, Detector, Device, MaxPixels, Offline, Threshold
 from restorecli.config import DETECT_THRESHOLD
 from restorecli.errors import EXIT_FAILURES, RestoreError
 
@@ -31,15 +31,7 @@ def detect_command(
     detector: Detector = None,
     device: Device = "auto",
     offline: Offline = False,
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            "--max-pixels",
-            envvar="RESTORE_MAX_PIXELS",
-            show_default=False,
-            help="Refuse inputs with more pixels per frame, 0 = no limit (default: 200000000).",
-        ),
-    ] = None,
+    max_pixels: MaxPixels = None,
 ) -> None:
     """Say which restore tasks each file needs ([] / "clean" when none).
 

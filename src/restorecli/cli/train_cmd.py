@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+
+# The options every training command has.
+Data = Annotated[Path, typer.Argument(help="Folder of clean photos (searched recursively).")]
+RunFolder = Annotated[
+    Path, typer.Option("--out", "-o", help="Run folder: checkpoint, metrics, config.")
+]
+ValEvery = Annotated[int, typer.Option(help="Validate every N steps.")]
+CkptEvery = Annotated[int, typer.Option(help="Checkpoint every N steps.")]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
+Resume = Annotated[bool, typer.Option(help="Resume from OUT/checkpoint.safetensors if present.")]
 
 train_app = typer.Typer(help="Train models on a folder of clean photos.", no_args_is_help=True)
 
@@ -35,8 +46,8 @@ def _train_and_export(
 
 @train_app.command("autoencoder")
 def train_autoencoder_cmd(
-    data: Path = typer.Argument(..., help="Folder of clean photos (searched recursively)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint, metrics, config."),
+    data: Data,
+    out: RunFolder,
     steps: int = typer.Option(20000, help="Total optimizer steps (resuming continues to this)."),
     batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
@@ -48,11 +59,11 @@ def train_autoencoder_cmd(
     vq_start: int = typer.Option(
         1500, help="Continuous warm-up steps before the codebook is placed by k-means."
     ),
-    val_every: int = typer.Option(500, help="Validate every N steps."),
-    ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
-    resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.safetensors if present."),
+    val_every: ValEvery = 500,
+    ckpt_every: CkptEvery = 250,
+    seed: Seed = 0,
+    device: Device = "auto",
+    resume: Resume = True,
     export: Path | None = typer.Option(
         None, help="After training, write the EMA weights as fp16 safetensors here."
     ),
@@ -98,10 +109,10 @@ def train_autoencoder_cmd(
 
 @train_app.command("denoiser")
 def train_denoiser_cmd(
-    data: Path = typer.Argument(..., help="Folder of clean photos (searched recursively)."),
+    data: Data,
+    out: RunFolder,
     task: str = typer.Option(..., "--task", "-t", help="derain, dehaze, desnow, ..."),
     autoencoder: Path = typer.Option(..., help="Frozen autoencoder weights (.safetensors)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint, metrics, config."),
     init: str = typer.Option("chebyshev", help="Latent initial state used in training."),
     lam: float = typer.Option(0.5, help="lerp weight when --init lerp."),
     kappa: float = typer.Option(1.0, help="Noise scale of the residual-shift chain."),
@@ -167,14 +178,14 @@ def train_denoiser_cmd(
     val_dir: Path | None = typer.Option(
         None, help="Paired folder (input/, target/) for validation; default: held-out photos."
     ),
-    val_every: int = typer.Option(500, help="Validate every N steps."),
+    val_every: ValEvery = 500,
     val_steps: int = typer.Option(
         4, help="Diffusion steps of the validation sampling (use the count you will ship)."
     ),
-    ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
-    resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.safetensors if present."),
+    ckpt_every: CkptEvery = 250,
+    seed: Seed = 0,
+    device: Device = "auto",
+    resume: Resume = True,
     export: Path | None = typer.Option(
         None, help="After training, write the EMA weights as fp16 safetensors here."
     ),
@@ -257,12 +268,12 @@ def verify_corpus_cmd(
 
 @train_app.command("fidelity")
 def train_fidelity_cmd(
-    data: Path = typer.Argument(..., help="Folder of clean photos (searched recursively)."),
+    data: Data,
+    out: RunFolder,
     autoencoder: Path = typer.Option(..., help="Frozen autoencoder weights (.safetensors)."),
     denoiser: list[str] = typer.Option(
         ..., help="TASK=FILE: a frozen denoiser per task (repeat), e.g. derain=derain.safetensors."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint, metrics, config."),
     steps: int = typer.Option(12000, help="Total optimizer steps (resuming continues to this)."),
     batch_size: int = typer.Option(8, help="Crops per step."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
@@ -280,11 +291,11 @@ def train_fidelity_cmd(
     init_weights: Path | None = typer.Option(
         None, help="Start from this checkpoint of an earlier fidelity run (its EMA weights)."
     ),
-    val_every: int = typer.Option(500, help="Validate every N steps."),
-    ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
-    resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.safetensors if present."),
+    val_every: ValEvery = 500,
+    ckpt_every: CkptEvery = 250,
+    seed: Seed = 0,
+    device: Device = "auto",
+    resume: Resume = True,
     export: Path | None = typer.Option(
         None, help="After training, write fidelity.safetensors and requantizer.safetensors here."
     ),
@@ -333,8 +344,8 @@ def train_fidelity_cmd(
 
 @train_app.command("detector")
 def train_detector_cmd(
-    data: Path = typer.Argument(..., help="Folder of clean photos (searched recursively)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint, metrics, config."),
+    data: Data,
+    out: RunFolder,
     steps: int = typer.Option(3000, help="Total optimizer steps (resuming continues to this)."),
     batch_size: int = typer.Option(16, help="Photos per step."),
     width: int = typer.Option(16, help="Channels of the network's first layers."),
@@ -350,11 +361,11 @@ def train_detector_cmd(
     ),
     pool: int = typer.Option(2048, help="Degraded photos held in memory, refreshed as it runs."),
     lr: float = typer.Option(2e-3, help="Peak learning rate (warm-up, then cosine decay)."),
-    val_every: int = typer.Option(250, help="Validate every N steps."),
-    ckpt_every: int = typer.Option(250, help="Checkpoint every N steps."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
-    resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.safetensors if present."),
+    val_every: ValEvery = 250,
+    ckpt_every: CkptEvery = 250,
+    seed: Seed = 0,
+    device: Device = "auto",
+    resume: Resume = True,
     export: Path | None = typer.Option(
         None, help="After training, write the EMA weights as fp16 safetensors here."
     ),
