@@ -119,7 +119,7 @@ def test_a_task_without_weights_says_so_without_loading_torch(tmp_path) -> None:
         "import sys\n"
         "from restorecli.cli import main\n"
         "try:\n"
-        "    main(['desnow', sys.argv[1]])\n"
+        "    main(['deblur', sys.argv[1]])\n"
         "except SystemExit as exc:\n"
         "    print(exc.code, 'torch' in sys.modules)\n"
     )
@@ -127,14 +127,14 @@ def test_a_task_without_weights_says_so_without_loading_torch(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.png")], env=env,
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert out.stdout.split() == ["10", "False"]
-    assert "no weights are registered for task 'desnow'" in out.stderr
+    assert "no weights are registered for task 'deblur'" in out.stderr
 
 
 def test_tasks_without_weights_are_marked_in_the_help() -> None:
     import typer
 
     commands = typer.main.get_command(sys.modules["restorecli.cli"].app).commands
-    assert commands["desnow"].short_help.endswith("(no weights yet: needs --weights)")
+    assert commands["deblur"].short_help.endswith("(no weights yet: needs --weights)")
     assert "no weights" not in commands["derain"].short_help
 
 

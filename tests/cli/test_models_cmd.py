@@ -203,9 +203,9 @@ def test_bad_role_is_a_usage_error(capsys, setup):
 
 def test_path_of_a_task_without_weights_says_the_task_has_none(capsys, setup) -> None:
     registry, _ = setup
-    code, _, err = run(capsys, "models", "path", "desnow", "--registry", str(registry))
+    code, _, err = run(capsys, "models", "path", "deblur", "--registry", str(registry))
     assert code == 10
-    assert "no weights are registered for task 'desnow'" in err and "unknown model" not in err
+    assert "no weights are registered for task 'deblur'" in err and "unknown model" not in err
 
 
 def test_verify_of_a_damaged_bundled_file_does_not_suggest_a_download(capsys, setup, tmp_path):
