@@ -44,7 +44,7 @@ from restorecli.jobs.results import RESTORED, FileResult
 from restorecli.media import VIDEO
 from restorecli.media.safe_write import atomic_output
 from restorecli.media.video import VideoOptions, VideoReport, open_video
-from restorecli.media.video.encoder import add_video_stream, plan_video
+from restorecli.media.video.encoder import add_video_stream, plan_video, start_report
 from restorecli.media.video.ffmpeg_errors import ffmpeg_message
 from restorecli.media.video.output import muxer_name, open_output, output_format
 from restorecli.media.video.pixels import apply_process
@@ -359,18 +359,7 @@ def _mux_all(
     video = source.video
     plan = plan_video(video, vopts, muxer_name(output))
     expected, _ = expected_frames(source.container, video)
-    report = VideoReport(
-        frames=0,
-        frames_expected=expected,
-        codec=plan.codec,
-        pix_fmt=plan.pix_fmt,
-        width=plan.width,
-        height=plan.height,
-        padding=(plan.pad_right, plan.pad_bottom),
-        fps=None,
-        rotation=0,
-        notes=plan.notes,
-    )
+    report = start_report(plan, expected, None)
     video_out, copy_map, decode_map = add_output_streams(output, source, plan, vopts, report)
     report.rotation = carry_rotation(video_out, video, first)
     output.start_encoding()  # opens the encoder: its headers are the ones segments must carry

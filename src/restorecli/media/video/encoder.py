@@ -11,7 +11,7 @@ import numpy as np
 from av.video.reformatter import Colorspace
 
 from restorecli.errors import OutputFormatError
-from restorecli.media.video.options import VideoOptions
+from restorecli.media.video.options import VideoOptions, VideoReport
 from restorecli.media.video.output import copy_tags, muxer_takes_codec
 from restorecli.media.video.stream_facts import bit_depth, frame_rate
 
@@ -102,6 +102,22 @@ def codec_options(codec: str, options: VideoOptions) -> dict[str, str]:
     if codec.startswith("libvpx"):
         return {"crf": str(options.crf), "b": "0"}
     return {}
+
+
+def start_report(plan: VideoPlan, expected: int | None, fps: Any) -> VideoReport:
+    """The report of a run about to encode by ``plan``: no frame written yet."""
+    return VideoReport(
+        frames=0,
+        frames_expected=expected,
+        codec=plan.codec,
+        pix_fmt=plan.pix_fmt,
+        width=plan.width,
+        height=plan.height,
+        padding=(plan.pad_right, plan.pad_bottom),
+        fps=fps,
+        rotation=0,
+        notes=plan.notes,
+    )
 
 
 def plan_video(stream: Any, options: VideoOptions, format_name: str) -> VideoPlan:

@@ -10,7 +10,7 @@ from typing import Any
 
 import av
 
-from restorecli.media.video.encoder import VideoPlan, add_video_stream, plan_video
+from restorecli.media.video.encoder import VideoPlan, add_video_stream, plan_video, start_report
 from restorecli.media.video.ffmpeg_errors import not_writable, write_failure
 from restorecli.media.video.options import ProcessFn, ProgressFn, VideoOptions, VideoReport
 from restorecli.media.video.output import copy_tags, muxer_name, open_output, output_format
@@ -73,18 +73,7 @@ def _run(
     try:
         plan = plan_video(video, options, muxer_name(output))
         expected, expected_exact = expected_frames(container, video)
-        report = VideoReport(
-            frames=0,
-            frames_expected=expected,
-            codec=plan.codec,
-            pix_fmt=plan.pix_fmt,
-            width=plan.width,
-            height=plan.height,
-            padding=(plan.pad_right, plan.pad_bottom),
-            fps=frame_rate(video),
-            rotation=0,
-            notes=plan.notes,
-        )
+        report = start_report(plan, expected, frame_rate(video))
         video_out, copy_map, decode_map = add_output_streams(output, source, plan, options, report)
 
         reader = Reader(source, copy_map, decode_map)
