@@ -13,6 +13,8 @@ Data = Annotated[Path, typer.Argument(help="Folder of clean photos (searched rec
 RunFolder = Annotated[
     Path, typer.Option("--out", "-o", help="Run folder: checkpoint, metrics, config.")
 ]
+Steps = Annotated[int, typer.Option(help="Total optimizer steps (resuming continues to this).")]
+Lr = Annotated[float, typer.Option(help="Peak learning rate (warm-up, then cosine decay).")]
 ValEvery = Annotated[int, typer.Option(help="Validate every N steps.")]
 CkptEvery = Annotated[int, typer.Option(help="Checkpoint every N steps.")]
 Seed = Annotated[int, typer.Option(help="Random seed.")]
@@ -48,10 +50,10 @@ def _train_and_export(
 def train_autoencoder_cmd(
     data: Data,
     out: RunFolder,
-    steps: int = typer.Option(20000, help="Total optimizer steps (resuming continues to this)."),
+    steps: Steps = 20000,
     batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
-    lr: float = typer.Option(1e-3, help="Peak learning rate (warm-up, then cosine decay)."),
+    lr: Lr = 1e-3,
     channels: int = typer.Option(64, help="Width of the 1/4-resolution stage."),
     blocks: int = typer.Option(4, help="Residual blocks on each side."),
     codebook_size: int = typer.Option(8192, help="Number of codes K."),
@@ -119,7 +121,7 @@ def train_denoiser_cmd(
     severity: str = typer.Option(
         "0,1", help="MIN,MAX: training severities are drawn uniformly from this range."
     ),
-    steps: int = typer.Option(20000, help="Total optimizer steps (resuming continues to this)."),
+    steps: Steps = 20000,
     batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
     view: int = typer.Option(
@@ -127,7 +129,7 @@ def train_denoiser_cmd(
         help="Degrade a square view this large, then cut the crop from it, so haze and veils "
         "vary at the scale of a photo (0: degrade the crop itself).",
     ),
-    lr: float = typer.Option(5e-4, help="Peak learning rate (warm-up, then cosine decay)."),
+    lr: Lr = 5e-4,
     pixel_weight: float = typer.Option(
         0.0,
         help="Weight of a pixel loss through the frozen decoder (prediction decoded vs the "
@@ -274,7 +276,7 @@ def train_fidelity_cmd(
     denoiser: list[str] = typer.Option(
         ..., help="TASK=FILE: a frozen denoiser per task (repeat), e.g. derain=derain.safetensors."
     ),
-    steps: int = typer.Option(12000, help="Total optimizer steps (resuming continues to this)."),
+    steps: Steps = 12000,
     batch_size: int = typer.Option(8, help="Crops per step."),
     crop: int = typer.Option(128, help="Crop size in pixels."),
     view: int = typer.Option(512, help="Degrade a view this large, then cut the crop from it."),
@@ -287,7 +289,7 @@ def train_fidelity_cmd(
     context: int = typer.Option(
         0, help="Width of the head's frame-context branch (reads the whole frame); 0: none."
     ),
-    lr: float = typer.Option(5e-4, help="Peak learning rate (warm-up, then cosine decay)."),
+    lr: Lr = 5e-4,
     init_weights: Path | None = typer.Option(
         None, help="Start from this checkpoint of an earlier fidelity run (its EMA weights)."
     ),
@@ -346,7 +348,7 @@ def train_fidelity_cmd(
 def train_detector_cmd(
     data: Data,
     out: RunFolder,
-    steps: int = typer.Option(3000, help="Total optimizer steps (resuming continues to this)."),
+    steps: Steps = 3000,
     batch_size: int = typer.Option(16, help="Photos per step."),
     width: int = typer.Option(16, help="Channels of the network's first layers."),
     clean_fraction: float = typer.Option(0.3, help="Share of training photos left clean."),
@@ -360,7 +362,7 @@ def train_detector_cmd(
         0.3, help="Share of photos made as soft as a camera's full-size detail (not blur)."
     ),
     pool: int = typer.Option(2048, help="Degraded photos held in memory, refreshed as it runs."),
-    lr: float = typer.Option(2e-3, help="Peak learning rate (warm-up, then cosine decay)."),
+    lr: Lr = 2e-3,
     val_every: ValEvery = 250,
     ckpt_every: CkptEvery = 250,
     seed: Seed = 0,
