@@ -165,17 +165,24 @@ PRIOR = replace(CONFIG, dark_prior=True)
 def test_the_dark_prior_is_an_input_channel_read_from_the_frame() -> None:
     net = _randomised(LatentUNet(PRIOR))
     assert net.inp.in_channels == 2 * PRIOR.latent_dim + 1
+    assert [type(m).__name__ for m in net.map_modules] == ["DarkChannelMap"]
+    assert not list(net.map_modules.parameters())  # no weights: files differ only in config
     frames, x_t, y0, t = _frame_and_latents(5)
     with torch.no_grad():
         ctx = net.encode_context(frames, (16, 16))
-        assert ctx.prior is not None and ctx.prior.shape == (1, 1, 16, 16)
-        assert ctx.crop(2, 6, 4, 12).prior.shape == (1, 1, 4, 8)
-        assert ctx.expand(3).prior.shape == (3, 1, 16, 16)
-        other = Context(ctx.vector, prior=torch.ones_like(ctx.prior))
+        (prior,) = ctx.maps
+        assert prior.shape == (1, 1, 16, 16)
+        assert ctx.crop(2, 6, 4, 12).maps[0].shape == (1, 1, 4, 8)
+        assert ctx.expand(3).maps[0].shape == (3, 1, 16, 16)
+        other = Context(ctx.vector, maps=(torch.ones_like(prior),))
         moved = (net(x_t, y0, t, ctx) - net(x_t, y0, t, other)).abs().max()
         assert moved > 1e-4  # the network reads it
-        with pytest.raises(ValueError, match="transmission map does not match"):
-            net(x_t, y0, t, Context(ctx.vector, prior=ctx.prior[..., :8, :8]))
+        with pytest.raises(ValueError, match="maps do not match"):
+            net(x_t, y0, t, Context(ctx.vector, maps=(prior[..., :8, :8],)))
+        with pytest.raises(ValueError, match="maps do not match"):
+            net(x_t, y0, t, Context(ctx.vector))  # a map missing
+    plain = _randomised(LatentUNet(CONFIG))
+    assert len(plain.map_modules) == 0 and not plain.encode_context(frames, (16, 16)).maps
 
 
 def test_the_dark_prior_needs_the_branch() -> None:

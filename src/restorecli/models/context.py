@@ -36,28 +36,25 @@ def context_frame(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 @dataclass
 class Context:
-    """What the denoiser reads of the whole frame: ``vector`` (B x emb_dim) and, for a branch
-    with a map, ``grid`` (B x C x h x w, one value per latent pixel of the latents it goes with)."""
+    """What the denoiser reads of the whole frame: ``vector`` (B x emb_dim), for a branch with a
+    map ``grid`` (B x C x h x w, one value per latent pixel of the latents it goes with), and
+    ``maps``, the outputs of the denoiser's optional map modules (e.g. the dark-channel
+    estimate, ``models.dark_prior``), each B x c x h x w like the grid."""
 
     vector: torch.Tensor
     grid: torch.Tensor | None = None
-    prior: torch.Tensor | None = None  # B x 1 x h x w (``models.dark_prior``), or None
+    maps: tuple[torch.Tensor, ...] = ()
 
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> Context:
         """The context of the latent window [y0:y1, x0:x1] (a tile)."""
-
-        def window(m: torch.Tensor | None) -> torch.Tensor | None:
-            return None if m is None else m[..., y0:y1, x0:x1]
-
-        return Context(self.vector, window(self.grid), window(self.prior))
+        grid = None if self.grid is None else self.grid[..., y0:y1, x0:x1]
+        return Context(self.vector, grid, tuple(m[..., y0:y1, x0:x1] for m in self.maps))
 
     def expand(self, batch: int) -> Context:
         """One frame's context repeated for ``batch`` latents of that frame."""
-
-        def repeat(m: torch.Tensor | None) -> torch.Tensor | None:
-            return None if m is None else m.expand(batch, -1, -1, -1)
-
-        return Context(self.vector.expand(batch, -1), repeat(self.grid), repeat(self.prior))
+        grid = None if self.grid is None else self.grid.expand(batch, -1, -1, -1)
+        maps = tuple(m.expand(batch, -1, -1, -1) for m in self.maps)
+        return Context(self.vector.expand(batch, -1), grid, maps)
 
 
 def cell_centres(

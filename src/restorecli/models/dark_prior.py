@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from restorecli.models.context import context_frame, read_at_latents
@@ -94,3 +95,24 @@ def transmission_at_latents(
     return read_at_latents(
         transmission(frames, prior), frames.shape[-2:], latent_hw, stride, origin
     )
+
+
+class DarkChannelMap(nn.Module):
+    """The estimate as an optional map module of a denoiser: one extra input channel per latent
+    pixel, computed once per frame (no weights, so files with and without it differ only in
+    their config)."""
+
+    channels = 1
+
+    def __init__(self, prior: DarkPrior = DarkPrior()) -> None:
+        super().__init__()
+        self.prior = prior
+
+    def forward(
+        self,
+        frames: torch.Tensor,
+        latent_hw: tuple[int, int],
+        stride: int,
+        origin: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return transmission_at_latents(frames, latent_hw, stride, origin, self.prior)

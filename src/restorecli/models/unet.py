@@ -5,8 +5,8 @@ number of sampling steps. Fully convolutional and local (see ``layers``), so it 
 size that is a multiple of ``size_multiple`` and can be tiled. With ``context`` > 0 it also reads
 a summary of the whole degraded frame (``models.context``), which the caller computes once per
 frame and passes to every tile; with ``context_grid`` > 0 also a coarse map of it, and with
-``dark_prior`` the frame's dark-channel transmission estimate (``models.dark_prior``), both read
-as extra input channels.
+``dark_prior`` the frame's dark-channel transmission estimate (``models.dark_prior``, an
+optional map module: ``map_modules`` lists them), all read as extra input channels.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from restorecli.models.context import Context, FrameContext
-from restorecli.models.dark_prior import transmission_at_latents
+from restorecli.models.dark_prior import DarkChannelMap
 from restorecli.models.layers import ChannelNorm, ResBlock
 
 
@@ -66,7 +66,9 @@ class LatentUNet(nn.Module):
         self.time_mlp = nn.Sequential(
             nn.Linear(cfg.emb_dim, cfg.emb_dim), nn.SiLU(), nn.Linear(cfg.emb_dim, cfg.emb_dim)
         )
-        extra = cfg.context_grid + int(cfg.dark_prior)
+        # Optional per-latent maps of the frame, each its own module; forward reads them all.
+        self.map_modules = nn.ModuleList([DarkChannelMap()] if cfg.dark_prior else [])
+        extra = cfg.context_grid + sum(m.channels for m in self.map_modules)
         self.inp = nn.Conv2d(2 * cfg.latent_dim + extra, widths[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
@@ -124,11 +126,10 @@ class LatentUNet(nn.Module):
         vector, grid, latent_hw = self.frame_context.read(
             frames, self.config.context_size, latent_hw, stride, origin
         )
-        prior = None
-        if self.config.dark_prior:
-            t = transmission_at_latents(frames, latent_hw, stride, origin)
-            prior = t.to(vector.dtype)
-        return Context(vector, grid, prior)
+        maps = tuple(
+            m(frames, latent_hw, stride, origin).to(vector.dtype) for m in self.map_modules
+        )
+        return Context(vector, grid, maps)
 
     def forward(
         self,
@@ -156,10 +157,11 @@ class LatentUNet(nn.Module):
                 if context.grid is None or context.grid.shape[-2:] != x_t.shape[-2:]:
                     raise ValueError("the context's map does not match the latents' size")
                 inputs.append(context.grid.to(x_t.dtype))
-            if self.config.dark_prior:
-                if context.prior is None or context.prior.shape[-2:] != x_t.shape[-2:]:
-                    raise ValueError("the context's transmission map does not match the latents")
-                inputs.append(context.prior.to(x_t.dtype))
+            if len(context.maps) != len(self.map_modules) or any(
+                m.shape[-2:] != x_t.shape[-2:] for m in context.maps
+            ):
+                raise ValueError("the context's maps do not match this denoiser or the latents")
+            inputs += [m.to(x_t.dtype) for m in context.maps]
         h = self.inp(torch.cat(inputs, dim=1))
         skips = []
         for i, blocks in enumerate(self.down_blocks):
