@@ -116,10 +116,10 @@ class AutoRestorer:
         self._loaded: dict[str, FrameRestorer] = {}
 
     def decide(self, frames: Sequence[np.ndarray]) -> Decision:
-        from restorecli.detect import Detection, auto_plan
+        from restorecli.detect import auto_plan, detected
 
         scores = self.detector.scores(frames)
-        planned = auto_plan([Detection(t, p) for t, p in scores.items() if p >= self.threshold])
+        planned = auto_plan(detected(scores, self.threshold))
         if self.available is None:
             return Decision(planned, scores)
         runnable = [t for t in planned if t in self.available]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -112,8 +112,12 @@ class Detector:
         """The tasks at or above ``threshold``, most confident first ([] = clean)."""
         if isinstance(frames, np.ndarray) and frames.ndim == 3:
             frames = [frames]
-        found = [Detection(t, p) for t, p in self.scores(frames).items() if p >= threshold]
-        return sorted(found, key=lambda d: -d.confidence)
+        return sorted(detected(self.scores(frames), threshold), key=lambda d: -d.confidence)
+
+
+def detected(scores: Mapping[str, float], threshold: float) -> list[Detection]:
+    """The tasks whose confidence is at ``threshold`` or above."""
+    return [Detection(t, p) for t, p in scores.items() if p >= threshold]
 
 
 def auto_plan(detections: Sequence[Detection]) -> list[str]:

@@ -71,10 +71,10 @@ def detect_command(
 
 
 def _decide(model: Any, frames: list[Any], threshold: float) -> dict[str, Any]:
-    from restorecli.detect import Detection, auto_plan
+    from restorecli.detect import auto_plan, detected
 
     scores = model.scores(frames)
-    tasks = auto_plan([Detection(t, p) for t, p in scores.items() if p >= threshold])
+    tasks = auto_plan(detected(scores, threshold))
     return {
         "tasks": tasks,
         "confidence": {t: round(scores[t], 4) for t in tasks},

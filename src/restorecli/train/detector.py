@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from restorecli.degrade import degrade
 from restorecli.degrade.jpeg import jpeg_roundtrip
-from restorecli.detect import PHYSICAL_ORDER, analysis_views
+from restorecli.detect import PHYSICAL_ORDER, analysis_image, analysis_views
 from restorecli.models import save_model
 from restorecli.models.detector import DegradationDetector, DetectorConfig
 from restorecli.train.checkpoint import load_checkpoint
@@ -122,7 +122,7 @@ class SamplePool:
             self._next = (self._next + 1) % cfg.pool
             photo = self.photos[rng.integers(len(self.photos))]
             side = int(rng.integers(cfg.min_side, cfg.model.analysis_side + 1))
-            photo = _shrink(photo, side)
+            photo = analysis_image(photo, side)
             if rng.random() < cfg.soft_fraction:
                 photo = _enlarge_crop(photo, float(rng.uniform(*cfg.soft_scale)), rng)
             tasks = draw_tasks(rng, cfg)
@@ -140,16 +140,6 @@ class SamplePool:
         if rng.random() < 0.5:  # flips keep every degradation what it is
             crops, frames = crops.flip(-1), frames.flip(-1)
         return crops.to(device), frames.to(device), torch.from_numpy(self.labels[idx]).to(device)
-
-
-def _shrink(photo: np.ndarray, side: int) -> np.ndarray:
-    import cv2
-
-    h, w = photo.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1:
-        return photo
-    return cv2.resize(photo, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
 def _enlarge_crop(photo: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
