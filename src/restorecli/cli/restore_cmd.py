@@ -47,6 +47,7 @@ TaskChoice = Enum("TaskChoice", {name: name for name in (*TASKS, AUTO)}, type=st
 EngineChoice = Enum("EngineChoice", {name: name for name in ("local", "ray")}, type=str)
 
 
+Input = Annotated[str, typer.Argument(metavar="INPUT", help="Image or video file, or - for stdin.")]
 # Options shared by the task commands and `batch` (Annotated aliases keep the signatures short);
 # the sampling options come from their declarations in restorecli.config.
 Output = Annotated[
@@ -429,6 +430,18 @@ def _is_device(path: Path) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
+def _restore_one_reporting(
+    task: str, input_arg: str, output_arg: str | None, run: RunOptions, *, suffix: str | None = None
+) -> None:
+    """restore_one; with --json a failure is also reported in the summary a script reads."""
+    try:
+        restore_one(task, input_arg, output_arg, run, suffix=suffix)
+    except RestoreError as exc:
+        if run.as_json:
+            _print_failure_json(task, input_arg, output_arg, exc)
+        raise
+
+
 def _print_failure_json(
     task: str, input_arg: str, output_arg: str | None, exc: RestoreError
 ) -> None:
@@ -450,9 +463,7 @@ def _print_failure_json(
 def _make_task_command(task: str) -> Callable[..., None]:
     def command(
         ctx: typer.Context,
-        input: Annotated[
-            str, typer.Argument(metavar="INPUT", help="Image or video file, or - for stdin.")
-        ],
+        input: Input,
         output: Output = None,
         *,
         run: RunOptions,  # the shared options (see _with_run_options)
@@ -469,12 +480,7 @@ def _make_task_command(task: str) -> Callable[..., None]:
         _set_debug(ctx, run.debug)
         if suffix == "" and output is None:
             raise typer.BadParameter("an empty suffix would name the input", param_hint="--suffix")
-        try:
-            restore_one(task, input, output, run, suffix=suffix)
-        except RestoreError as exc:
-            if run.as_json:  # a script reading the summary learns of the failure there too
-                _print_failure_json(task, input, output, exc)
-            raise
+        _restore_one_reporting(task, input, output, run, suffix=suffix)
 
     command.__name__ = f"{task}_command"
     command.__doc__ = (
@@ -520,9 +526,7 @@ Threshold = Annotated[
 @_with_run_options
 def auto_command(
     ctx: typer.Context,
-    input: Annotated[
-        str, typer.Argument(metavar="INPUT", help="Image or video file, or - for stdin.")
-    ],
+    input: Input,
     output: Output = None,
     *,
     run: RunOptions,  # the shared options (see _with_run_options)
@@ -531,12 +535,7 @@ def auto_command(
 ) -> None:
     _set_debug(ctx, run.debug)
     run = _auto_options(run, detector, threshold)
-    try:
-        restore_one(AUTO, input, output, run)
-    except RestoreError as exc:
-        if run.as_json:
-            _print_failure_json(AUTO, input, output, exc)
-        raise
+    _restore_one_reporting(AUTO, input, output, run)
 
 
 auto_command.__doc__ = AUTO_HELP
