@@ -24,6 +24,9 @@ TASKS: dict[str, str] = {
     "denoise": "Remove sensor noise from a photo or video.",
     "deblur": "Remove motion and focus blur from a photo or video.",
 }
+# What `restore degrade` makes: each task's degradation, and JPEG artefacts (named here so the
+# command line lists them without importing OpenCV; tests hold restorecli.degrade.TASKS to it).
+DEGRADATIONS = (*TASKS, "jpeg")
 # The order `restore auto` runs the tasks it detects in: the reverse of how a photo gets them
 # (the scene's haze, snow and rain, then drops on the glass, the lens and the shake, the sensor).
 AUTO_ORDER = ("denoise", "deblur", "deraindrop", "derain", "desnow", "dehaze")
@@ -247,6 +250,7 @@ def registry_options() -> dict[str, tuple[str, Option, Any]]:
 
 __all__ = [
     "AUTO_ORDER",
+    "DEGRADATIONS",
     "DETECT_THRESHOLD",
     "INIT_MODES",
     "INIT_STATES",

@@ -130,6 +130,24 @@ def test_a_task_without_weights_says_so_without_loading_torch(tmp_path) -> None:
     assert "no weights are registered for task 'deblur'" in out.stderr
 
 
+def test_a_photo_is_read_without_loading_pyav_or_opencv(tmp_path) -> None:
+    import subprocess
+
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    code = (
+        "import sys\n"
+        "import restorecli.cli\n"
+        "from restorecli.jobs.inputs import open_input\n"
+        "open_input(sys.argv[1])\n"
+        "print(sorted(m for m in ('av', 'cv2', 'torch') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.png")],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert out.stdout.strip() == "[]"
+
+
 def test_tasks_without_weights_are_marked_in_the_help() -> None:
     import typer
 

@@ -126,3 +126,9 @@ def test_settings_fix_a_degradation_for_a_benchmark():
         config_with("denoise", {"sigma": "x"})
     with pytest.raises(ValueError, match="only numbers and names"):
         config_with("denoise", {"kind_weights": "1"})
+
+
+def test_the_command_line_lists_every_degradation() -> None:
+    from restorecli.config import DEGRADATIONS
+
+    assert tuple(TASKS) == DEGRADATIONS

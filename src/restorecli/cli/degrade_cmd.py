@@ -15,7 +15,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from restorecli.degrade import TASKS, config_with, degrade
+from restorecli.config import DEGRADATIONS as TASKS
 from restorecli.errors import (
     CorruptInputError,
     DiskFullError,
@@ -168,6 +168,8 @@ def degrade_command(
         raise typer.BadParameter(
             f"unknown task {task!r}; choose from {', '.join(TASKS)}", param_hint="'TASK'"
         )
+    from restorecli.degrade import config_with, degrade  # OpenCV loads for this command only
+
     config = None
     if settings:
         pairs_given = [item.partition("=") for item in settings]

@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from restorecli.errors import CorruptInputError, InputNotFoundError, UnsupportedInputError
 from restorecli.media import IMAGE, VIDEO
@@ -25,7 +26,9 @@ from restorecli.media.image import (
     resolve_max_pixels,
     sniff_image_format,
 )
-from restorecli.media.video import InputVideo, VideoInfo, describe_video, open_video
+
+if TYPE_CHECKING:  # PyAV loads with the first video, not with every photo
+    from restorecli.media.video import InputVideo, VideoInfo
 
 # Frames of a video held at once: a batch being restored, one being read, one being written.
 VIDEO_FRAMES_HELD = 8
@@ -100,6 +103,8 @@ def detect_kind(path: str | os.PathLike[str]) -> str | None:
     path = Path(path)
     if sniff_image_format(_read_head(path)) is not None:
         return IMAGE
+    from restorecli.media.video import open_video
+
     try:
         open_video(path).close()
     except UnsupportedInputError:
@@ -139,6 +144,8 @@ def _open_stdin_video(data: bytes, limit: int | None, check: Callable[[str], Non
 def _open_video(
     file: Path, label: str, limit: int | None, check: Callable[[str], None], spooled: bool = False
 ) -> MediaInput:
+    from restorecli.media.video import describe_video, open_video
+
     try:
         video = open_video(file, name=label)
     except UnsupportedInputError:  # opens as something else, or not at all: not media

@@ -34,7 +34,7 @@ from restorecli.media.image import (
     sniff_image_format,
 )
 from restorecli.media.safe_write import atomic_output, check_output, check_writable
-from restorecli.media.video import VideoOptions, VideoReport, restore_video
+from restorecli.media.video.options import VideoOptions, VideoReport
 from restorecli.paths import default_output_path
 from restorecli.protocols import FrameRestorer
 
@@ -174,6 +174,8 @@ def _restore_video(
     settings: VideoSettings,
     progress: Progress | None,
 ) -> VideoReport:
+    from restorecli.media.video import restore_video
+
     assert media.video is not None
     with restorer.sequence() as session:
         restore = functools.partial(restorer.restore_batch, session=session)

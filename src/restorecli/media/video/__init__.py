@@ -25,10 +25,35 @@ for ``restore auto``), ``rotation``, ``pixels``, ``stream_facts``, ``options`` a
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from restorecli.media.video.options import ProcessFn, ProgressFn, VideoOptions, VideoReport
-from restorecli.media.video.probe import VideoInfo, describe_video, probe_video
-from restorecli.media.video.restore import restore_video
-from restorecli.media.video.source import InputVideo, Source, open_video
+
+if TYPE_CHECKING:
+    from restorecli.media.video.probe import VideoInfo, describe_video, probe_video
+    from restorecli.media.video.restore import restore_video
+    from restorecli.media.video.source import InputVideo, Source, open_video
+
+# PyAV takes a tenth of a second to import: the names that need it load on first use, so
+# restoring a photo never pays for it.
+_LAZY = {
+    "VideoInfo": "probe",
+    "describe_video": "probe",
+    "probe_video": "probe",
+    "restore_video": "restore",
+    "InputVideo": "source",
+    "Source": "source",
+    "open_video": "source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "InputVideo",
