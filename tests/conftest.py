@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -26,6 +27,26 @@ _ROOT = Path(__file__).resolve().parents[1]
 for _folder in ("scripts", "benchmarks"):
     if str(_ROOT / _folder) not in sys.path:
         sys.path.append(str(_ROOT / _folder))
+# Test helpers one folder shares with others are imported as packages of tests/ (``jobs.fakes``):
+# pytest's default import mode puts this folder on sys.path (it is not a package); so does this,
+# for the others.
+if str(_ROOT / "tests") not in sys.path:
+    sys.path.append(str(_ROOT / "tests"))
+
+
+def _import_file(path: Path, name: str):
+    """Import the file at ``path`` as the module ``name``, by path (so under any pytest import
+    mode). Registered first, as an import would: dataclasses look their module up by name."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# The local fake Hugging Face Hub of tests/weights, for tests/weights and tests/cli: their test
+# modules import it by this name.
+fake_hub = _import_file(_ROOT / "tests" / "weights" / "fake_hub.py", "restorecli_tests_fake_hub")
 
 
 def tiny_models(seed: int = 0, *, levels: int = 2) -> tuple[VQAutoencoder, LatentUNet]:
@@ -65,18 +86,10 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 def load_repo_script():
     """Import a script of the repository (``benchmarks/x.py``, ``scripts/y.py``) as a module:
     they are run from a checkout, not installed."""
-    import importlib.util
-
-    root = Path(__file__).resolve().parents[1]
 
     def load(relative: str):
-        path = root / relative
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        # Registered first, as an import would: dataclasses look their module up by name.
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
+        path = _ROOT / relative
+        return _import_file(path, path.stem)
 
     return load
 
@@ -148,6 +161,23 @@ def detector_file(tmp_path):
         return save_model(model, tmp_path / f"{name}.safetensors")
 
     return make
+
+
+@pytest.fixture
+def isolated_caches(monkeypatch, tmp_path):
+    """Every cache in tmp_path, and no environment that would change how weights resolve
+    (autouse in tests/weights and tests/cli/test_models_cmd.py)."""
+    fake_hub.isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A local fake Hugging Face Hub (``restorecli_tests_fake_hub.FakeHub``), huggingface_hub
+    pointed at it."""
+    server = fake_hub.FakeHub().start()
+    fake_hub.point_at(monkeypatch, server.url)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

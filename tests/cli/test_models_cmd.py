@@ -2,46 +2,25 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
+# tests/weights/fake_hub.py, loaded by tests/conftest.py under this name (with the hub fixture).
+import restorecli_tests_fake_hub as fh
+
 from restorecli.cli import main
 
-
-def _load_fake_hub():
-    # Shared with tests/weights (its conftest loads it under the same name).
-    name = "restorecli_tests_fake_hub"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "weights" / "fake_hub.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fh = _load_fake_hub()
 REPO = "someone/restore-test"
 NAME = "derain-hub"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    fh.isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def hub(monkeypatch):
-    server = fh.FakeHub().start()
-    fh.point_at(monkeypatch, server.url)
-    yield server
-    server.stop()
+def _isolated(isolated_caches):
+    """Every test here runs with its caches in tmp_path."""
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+# tests/jobs/fakes.py (tests/ is on sys.path: see tests/conftest.py)
+from jobs import fakes
+from jobs.fakes import count_opens, make_video, pixels, write_png
 from restorecli.cli import app
 from restorecli.errors import ModelNotAvailableError
 from restorecli.media.video import probe_video
@@ -24,15 +27,14 @@ TASKS = ("derain", "dehaze", "desnow", "deraindrop", "denoise", "deblur")
 
 
 @dataclasses.dataclass
-class FakeConfig:
-    init: str = "chebyshev"
+class FakeConfig(fakes.FakeConfig):
+    """Every option the restore commands set (the jobs' fake has only those the jobs read)."""
+
     lam: float = 0.5
-    steps: int = 4
     ensemble: int = 1
     guide_radius: int = 0
     guide_eps: float = 1e-4
     strength: float = 1.0
-    seed: int | None = 0
     tile: int = 512
     tile_overlap: int = 64
     fidelity: float = 1.0
@@ -40,21 +42,12 @@ class FakeConfig:
     batch_size: int = 4
 
 
-class FakeRestorer:
-    task: str | None = None  # as the real one: None when the model's task is unknown
-    name: str | None = None
-
-    device = "cpu"
-
-    def sequence(self):
-        import contextlib
-
-        return contextlib.nullcontext()
-
-    def check_config(self, given=()) -> None:
-        """The real one refuses options the model lacks parts for; the fake has them all."""
+class FakeRestorer(fakes.FakeRestorer):
+    """The jobs' fake restorer (1 - x) with every option; ``behaviour`` "interrupt" or "sigterm":
+    Ctrl-C or a SIGTERM arrives while it restores a photo."""
 
     def __init__(self, behaviour: str = "invert") -> None:
+        super().__init__()
         self.config = FakeConfig()
         self.behaviour = behaviour
 
@@ -63,10 +56,7 @@ class FakeRestorer:
             raise KeyboardInterrupt
         if self.behaviour == "sigterm":
             os.kill(os.getpid(), signal.SIGTERM)
-        return 1.0 - image
-
-    def restore_batch(self, frames: np.ndarray, *, callback=None, session=None) -> np.ndarray:
-        return 1.0 - frames
+        return super().restore_array(image, callback=callback)
 
 
 class FakePipeline:
@@ -107,23 +97,11 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def write_png(path: Path, seed: int = 0, size: tuple[int, int] = (8, 10)) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
-    return path
-
-
 def png_bytes(seed: int = 0) -> bytes:
     buf = io.BytesIO()
     rng = np.random.default_rng(seed)
     Image.fromarray(rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)).save(buf, "PNG")
     return buf.getvalue()
-
-
-def pixels(data: Path | bytes) -> np.ndarray:
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
-    return np.asarray(Image.open(source)).astype(int)
 
 
 def names(folder: Path) -> list[str]:
@@ -416,21 +394,8 @@ def test_debug_shows_the_traceback(runner, fake, tmp_path) -> None:
     assert type(result.exception).__name__ == "CorruptInputError"
 
 
-def make_video(path: Path, frames: int = 4) -> Path:
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=10, options={"preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
-        for i in range(frames):
-            img = np.full((24, 32, 3), 30 * i, dtype=np.uint8)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        out.mux(stream.encode())
-    return path
-
-
 def test_video_file_and_video_on_stdin(runner, fake, tmp_path) -> None:
-    src = make_video(tmp_path / "clip.mp4")
+    src = make_video(tmp_path / "clip.mp4", frames=4)
     result = runner.invoke(app, ["derain", str(src), "--json", "--crf", "30", "--no-audio"])
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -447,18 +412,8 @@ def test_video_file_and_video_on_stdin(runner, fake, tmp_path) -> None:
 
 
 def test_a_video_is_opened_once(runner, fake, tmp_path, monkeypatch) -> None:
-    import av
-
-    src = make_video(tmp_path / "clip.mp4")
-    opened: list[str] = []
-    real_open = av.open
-
-    def spy(file, mode=None, *args, **kwargs):
-        if mode in (None, "r"):
-            opened.append(str(file))
-        return real_open(file, mode, *args, **kwargs)
-
-    monkeypatch.setattr(av, "open", spy)
+    src = make_video(tmp_path / "clip.mp4", frames=4)
+    opened = count_opens(monkeypatch)
     result = runner.invoke(app, ["derain", str(src), "-q"])
     assert result.exit_code == 0, result.stderr
     assert opened == [str(src)]  # kind, checks, first frame and the restore: one container

@@ -1,9 +1,12 @@
-"""A fake restorer (1 - x), tiny inputs, and a counter of the containers FFmpeg opens."""
+"""A fake restorer (1 - x), tiny inputs, and a counter of the containers FFmpeg opens.
+
+Shared beyond tests/jobs: tests/cli and tests/media/video import it as ``jobs.fakes``."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 from pathlib import Path
 
@@ -57,8 +60,9 @@ def write_png(path: Path, seed: int = 0, size: tuple[int, int] = (8, 10)) -> Pat
     return path
 
 
-def pixels(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path)).astype(int)
+def pixels(data: Path | bytes) -> np.ndarray:
+    """The pixels of an image file, or of an image held in memory as bytes."""
+    return np.asarray(Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)).astype(int)
 
 
 def make_video(path: Path, frames: int = 5) -> Path:
@@ -115,21 +119,38 @@ def make_clip(
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
         if sound is not None:
-            count = 16000 * frames // 25
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(count) / 16000)).astype(np.float32)
-            for start in range(0, count, 1024):
-                chunk = np.ascontiguousarray(tone[None, start : start + 1024])
-                samples = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                samples.sample_rate, samples.pts = 16000, start
-                out.mux(sound.encode(samples))
-            out.mux(sound.encode(None))
+            mux_tone(out, sound, 16000 * frames // 25)
         if srt is not None:
-            for packet in srt.demux(srt.streams.subtitles[0]):
-                if packet.size:
-                    packet.stream = text
-                    out.mux(packet)
-            srt.close()
+            mux_subtitles(out, srt, text)
     return path
+
+
+def mux_tone(
+    out: av.container.OutputContainer, sound, count: int, *, step: int = 1024, fmt: str = "fltp"
+) -> None:
+    """``count`` samples of a 440 Hz sine tone into the mono audio stream ``sound`` of ``out``,
+    ``step`` samples a frame in sample format ``fmt`` ("s16": scaled to 16 bits), then the
+    encoder's last packets."""
+    rate = sound.codec_context.sample_rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(count) / rate)).astype(np.float32)[None]
+    for start in range(0, count, step):
+        chunk = np.ascontiguousarray(tone[:, start : start + step])
+        if fmt == "s16":
+            chunk = (chunk * 20000).astype(np.int16)
+        samples = av.AudioFrame.from_ndarray(chunk, format=fmt, layout="mono")
+        samples.sample_rate, samples.pts = rate, start
+        out.mux(sound.encode(samples))
+    out.mux(sound.encode(None))
+
+
+def mux_subtitles(out: av.container.OutputContainer, srt: av.container.InputContainer, stream):
+    """Copy the subtitle packets of ``srt`` into ``stream`` of ``out`` (added from its template),
+    then close ``srt``."""
+    for packet in srt.demux(srt.streams.subtitles[0]):
+        if packet.size:
+            packet.stream = stream
+            out.mux(packet)
+    srt.close()
 
 
 class CrashOnce(FakeRestorer):

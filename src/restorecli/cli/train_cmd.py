@@ -20,6 +20,13 @@ CkptEvery = Annotated[int, typer.Option(help="Checkpoint every N steps.")]
 Seed = Annotated[int, typer.Option(help="Random seed.")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
 Resume = Annotated[bool, typer.Option(help="Resume from OUT/checkpoint.safetensors if present.")]
+# Options most of them share.
+BatchSize = Annotated[int, typer.Option(help="Crops per step (per process under torchrun).")]
+Crop = Annotated[int, typer.Option(help="Crop size in pixels.")]
+Export = Annotated[
+    Path | None,
+    typer.Option(help="After training, write the EMA weights as fp16 safetensors here."),
+]
 
 train_app = typer.Typer(help="Train models on a folder of clean photos.", no_args_is_help=True)
 
@@ -51,8 +58,8 @@ def train_autoencoder_cmd(
     data: Data,
     out: RunFolder,
     steps: Steps = 20000,
-    batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
-    crop: int = typer.Option(128, help="Crop size in pixels."),
+    batch_size: BatchSize = 8,
+    crop: Crop = 128,
     lr: Lr = 1e-3,
     channels: int = typer.Option(64, help="Width of the 1/4-resolution stage."),
     blocks: int = typer.Option(4, help="Residual blocks on each side."),
@@ -66,9 +73,7 @@ def train_autoencoder_cmd(
     seed: Seed = 0,
     device: Device = "auto",
     resume: Resume = True,
-    export: Path | None = typer.Option(
-        None, help="After training, write the EMA weights as fp16 safetensors here."
-    ),
+    export: Export = None,
 ) -> None:
     """Train the VQ autoencoder (reconstruction of clean crops)."""
     from restorecli.models import AutoencoderConfig
@@ -122,8 +127,8 @@ def train_denoiser_cmd(
         "0,1", help="MIN,MAX: training severities are drawn uniformly from this range."
     ),
     steps: Steps = 20000,
-    batch_size: int = typer.Option(8, help="Crops per step (per process under torchrun)."),
-    crop: int = typer.Option(128, help="Crop size in pixels."),
+    batch_size: BatchSize = 8,
+    crop: Crop = 128,
     view: int = typer.Option(
         0,
         help="Degrade a square view this large, then cut the crop from it, so haze and veils "
@@ -188,9 +193,7 @@ def train_denoiser_cmd(
     seed: Seed = 0,
     device: Device = "auto",
     resume: Resume = True,
-    export: Path | None = typer.Option(
-        None, help="After training, write the EMA weights as fp16 safetensors here."
-    ),
+    export: Export = None,
 ) -> None:
     """Train a latent denoiser for one task on synthetic degradations of clean photos."""
     from restorecli.init_state import INIT_MODES
@@ -278,7 +281,7 @@ def train_fidelity_cmd(
     ),
     steps: Steps = 12000,
     batch_size: int = typer.Option(8, help="Crops per step."),
-    crop: int = typer.Option(128, help="Crop size in pixels."),
+    crop: Crop = 128,
     view: int = typer.Option(512, help="Degrade a view this large, then cut the crop from it."),
     clean_fraction: float = typer.Option(
         0.2, help="Share of views left clean (clean in, clean out)."
@@ -368,9 +371,7 @@ def train_detector_cmd(
     seed: Seed = 0,
     device: Device = "auto",
     resume: Resume = True,
-    export: Path | None = typer.Option(
-        None, help="After training, write the EMA weights as fp16 safetensors here."
-    ),
+    export: Export = None,
 ) -> None:
     """Train the degradation detector (restore detect, restore auto) on the degradation
     library applied to clean photos: clean, one or two tasks at once, JPEG or not."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from jobs.fakes import mux_subtitles, mux_tone
 from restorecli.media.video import probe_video
 
 W, H, N, RATE = 32, 24, 20, 25
@@ -70,27 +71,11 @@ def make_video(
         frame.time_base = time_base or Fraction(1, RATE)
         out.mux(video.encode(frame))
     if sound is not None:
-        rate = sound.codec_context.sample_rate
-        count = rate * len(stamps) // RATE
-        tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(count) / rate)
-        samples = tone.astype(np.float32)[None]
-        step = 960 if "opus" in audio else 1024
-        for start in range(0, count, step):
-            chunk = np.ascontiguousarray(samples[:, start : start + step])
-            if audio.startswith("pcm"):
-                chunk, layout = (chunk * 20000).astype(np.int16), "s16"
-            else:
-                layout = "fltp" if audio == "aac" else "flt"
-            frame = av.AudioFrame.from_ndarray(chunk, format=layout, layout="mono")
-            frame.sample_rate, frame.pts = rate, start
-            out.mux(sound.encode(frame))
-        out.mux(sound.encode(None))
+        count = sound.codec_context.sample_rate * len(stamps) // RATE
+        fmt = "s16" if audio.startswith("pcm") else "fltp" if audio == "aac" else "flt"
+        mux_tone(out, sound, count, step=960 if "opus" in audio else 1024, fmt=fmt)
     if srt is not None:
-        for packet in srt.demux(srt.streams.subtitles[0]):
-            if packet.size:
-                packet.stream = text
-                out.mux(packet)
-        srt.close()
+        mux_subtitles(out, srt, text)
     out.mux(video.encode(None))
     out.close()
     return path
