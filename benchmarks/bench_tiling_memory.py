@@ -9,6 +9,11 @@ plus the process baseline (Python, torch, weights), printed as its own column.
 
     python benchmarks/bench_tiling_memory.py [--sizes 512,1024,2048] [--big] [--steps 2]
         [--tile 256] [--overlap 64] [--init chebyshev|zq] [--untiled-max 2048] [--json]
+    python benchmarks/bench_tiling_memory.py --weights derain-cheb [--big]
+
+With ``--weights`` the children load that shipped model instead (its fidelity path, frame
+context and requantizer included) at its own settings: the tile, overlap and steps of
+``restore TASK`` unless given.
 
 Children run with one thread (OMP_NUM_THREADS=1) to compete less with other jobs. The Chebyshev
 table of the random codebook is built once, in a separate subprocess so its own peak does not
@@ -46,14 +51,25 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def build_restorer(steps: int, tile: int, overlap: int, init: str) -> Restorer:
-    """The benchmark's Restorer: same seed, so every child sees the same random codebook."""
+def build_restorer(
+    steps: int, tile: int, overlap: int, init: str, weights: str | None = None
+) -> Restorer:
+    """The benchmark's Restorer: same seed, so every child sees the same random codebook; with
+    ``weights``, that model at its defaults (``tile`` and ``overlap`` always as given)."""
+    import dataclasses
+
     import torch
 
     from restorecli.models import LatentUNet, VQAutoencoder
     from restorecli.models.unet import UNetConfig
     from restorecli.pipeline import RestoreConfig, Restorer
 
+    if weights:
+        restorer = Restorer.from_pretrained(weights, device="cpu")
+        restorer.config = dataclasses.replace(
+            restorer.config, tile=tile, tile_overlap=overlap, batch_size=1, steps=steps
+        )
+        return restorer
     torch.manual_seed(0)
     config = RestoreConfig(init=init, steps=steps, tile=tile, tile_overlap=overlap, batch_size=1)
     restorer = Restorer(
@@ -64,7 +80,9 @@ def build_restorer(steps: int, tile: int, overlap: int, init: str) -> Restorer:
     return restorer
 
 
-def child(size: int, steps: int, tile: int, overlap: int, init: str) -> dict:
+def child(
+    size: int, steps: int, tile: int, overlap: int, init: str, weights: str | None = None
+) -> dict:
     """Restore one random size x size image; return its peak RSS and the baseline before it."""
     import numpy as np
     import torch
@@ -73,7 +91,7 @@ def child(size: int, steps: int, tile: int, overlap: int, init: str) -> dict:
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    restorer = build_restorer(steps, tile, overlap, init)
+    restorer = build_restorer(steps, tile, overlap, init, weights)
     if size == 0:  # prepare step: build and cache the Chebyshev table only
         return {"seconds": time.perf_counter() - start}
     baseline = peak_rss_mib()
@@ -100,8 +118,9 @@ def frame_buffers(height: int, width: int, steps: int, tiled: bool) -> dict[str,
     """MiB of the frame-sized buffers one restore_array call holds by design.
 
     The input (H x W x 3 float32), the scaled and padded tensor, the sampling noise drawn once
-    for the whole frame (steps x D x H/4 x W/4), the output accumulator and weight map when tiled
-    (the decoded frame when not), and the returned numpy array.
+    for the whole frame (steps x D x H/4 x W/4), and the output accumulator when tiled (the
+    decoded frame when not), which is also what comes back: the blend divides it by two 1-D
+    weight profiles, and a single pass returns it without a copy.
     """
     hp, wp = (-(-n // MULTIPLE) * MULTIPLE for n in (height, width))
     parts = {
@@ -109,10 +128,7 @@ def frame_buffers(height: int, width: int, steps: int, tiled: bool) -> dict[str,
         "padded": 12 * hp * wp,
         "noise": 4 * steps * LATENT_DIM * (hp // STRIDE) * (wp // STRIDE),
         "accumulator" if tiled else "decoded": 12 * hp * wp,
-        "output": 12 * height * width,
     }
-    if tiled:
-        parts["weight"] = 4 * hp * wp
     return {k: v / MIB for k, v in parts.items()}
 
 
@@ -130,7 +146,7 @@ def run_child(args: argparse.Namespace, size: int, tile: int, env: dict[str, str
         str(args.steps),
         "--init",
         args.init,
-    ]
+    ] + (["--weights", args.weights] if args.weights else [])
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -142,18 +158,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="512,1024,2048", help="square image sizes, pixels")
     parser.add_argument("--big", action="store_true", help="also run 4096x4096 (tiled only)")
-    parser.add_argument("--steps", type=int, default=2, help="diffusion steps")
-    parser.add_argument("--tile", type=int, default=256)
-    parser.add_argument("--overlap", type=int, default=64)
+    parser.add_argument("--steps", type=int, help="diffusion steps (2; with --weights 1)")
+    parser.add_argument("--tile", type=int, help="tile size (256; with --weights restore's)")
+    parser.add_argument("--overlap", type=int, help="tile overlap (64; with --weights restore's)")
     parser.add_argument("--init", default="chebyshev", choices=("chebyshev", "zq"))
     parser.add_argument(
         "--untiled-max", type=int, default=2048, help="largest size also run with tile=0"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--weights", help="a shipped model (e.g. derain-cheb) instead of random default-sized ones"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.weights:  # the command line's own defaults (the shipped models run 1 step)
+        from restorecli.config import RestoreConfig
+
+        given = RestoreConfig()
+        defaults = {"steps": 1, "tile": given.tile, "overlap": given.tile_overlap}
+    else:
+        defaults = {"steps": 2, "tile": 256, "overlap": 64}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.steps, args.tile, args.overlap, args.init)))
+        print(
+            json.dumps(
+                child(args.child, args.steps, args.tile, args.overlap, args.init, args.weights)
+            )
+        )
         return 0
 
     sizes = [int(s) for s in args.sizes.split(",")] + ([4096] if args.big else [])
@@ -186,6 +219,8 @@ def main() -> int:
                         flush=True,
                     )
     settings = {"steps": args.steps, "init": args.init, "threads": 1, "batch_size": 1}
+    if args.weights:
+        settings = {"weights": args.weights, "steps": args.steps, "threads": 1, "batch_size": 1}
     if args.json:
         print(json.dumps({"settings": settings, "runs": rows}, indent=2))
         return 0

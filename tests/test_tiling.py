@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from restorecli.models import LatentUNet
 from restorecli.pipeline import RestoreConfig, Restorer
-from restorecli.tiling import Tile, tile_starts, tile_weight, tiles
+from restorecli.tiling import Tile, tile_starts, tile_weight, tiles, weight_profiles
 
 CPU = torch.device("cpu")
 
@@ -96,6 +96,16 @@ def test_weights_sum_to_one_when_overlap_is_at_most_half_a_tile() -> None:
         if 2 * overlap <= tile:
             total = weight_sum(length, 4, tile, overlap, align)
             assert torch.allclose(total, torch.ones_like(total), atol=1e-4), case
+
+
+def test_the_summed_weight_is_the_product_of_its_two_profiles() -> None:
+    # The pipeline divides by two 1-D profiles instead of keeping a frame-sized weight map.
+    for length, tile, overlap, align in GRID_CASES[::3]:
+        width = max(align, (length // 2) // align * align)
+        along_h, along_w = weight_profiles(list(tiles(length, width, tile, overlap, align)),
+                                           length, width)  # fmt: skip
+        total = weight_sum(length, width, tile, overlap, align)
+        assert torch.allclose(along_h[:, None] * along_w[None, :], total, atol=1e-6)
 
 
 def test_weights_ignore_the_outer_quarter_of_each_overlap() -> None:
@@ -220,9 +230,11 @@ def test_no_seams_on_a_smooth_image(make_tiny_models, monkeypatch: pytest.Monkey
     assert border_gradient_ratio(out, grid, band=8) < 3.0
 
     # The check itself sees a seam: blending with uniform weights leaves steps at the borders.
-    monkeypatch.setattr(
-        "restorecli.pipeline.tile_weight", lambda t, g, d: torch.ones(t.y1 - t.y0, t.x1 - t.x0)
-    )
+    def flat(t, g, d):
+        return torch.ones(t.y1 - t.y0), torch.ones(t.x1 - t.x0)
+
+    monkeypatch.setattr("restorecli.pipeline.tile_ramps", flat)
+    monkeypatch.setattr("restorecli.tiling.tile_ramps", flat)
     seamed = Restorer(ae, unet, config=cfg, device="cpu").restore_array(image)
     assert border_gradient_ratio(seamed, grid, band=8) > 10.0
 

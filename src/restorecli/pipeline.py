@@ -36,7 +36,7 @@ from restorecli.models.autoencoder import EncoderFeatures
 from restorecli.models.context import Context
 from restorecli.models.fidelity import FidelityNet
 from restorecli.models.vector_regression import VectorRegression
-from restorecli.tiling import Tile, tile_weight, tiles
+from restorecli.tiling import Tile, tile_ramps, tiles, weight_profiles
 
 Callback = Callable[[dict[str, Any]], None]
 STAGES = ("encode", "init_state", "sample", "requantize", "decode", "guide", "strength")
@@ -250,12 +250,18 @@ class Restorer:
             return np.rint(out * peak).astype(kind)
         if not np.issubdtype(kind, np.floating):
             raise ValueError(f"frames must be float in [0, 1], uint8 or uint16, not {kind}")
-        out = np.empty_like(frames, dtype=np.float32)
-        bs = self.config.batch_size
-        for start in range(0, frames.shape[0], bs):
-            x = torch.from_numpy(np.ascontiguousarray(frames[start : start + bs], np.float32))
+
+        def restored(chunk: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(np.ascontiguousarray(chunk, np.float32))
             y = self.restore_tensor(x.permute(0, 3, 1, 2), callback=callback, session=session)
-            out[start : start + bs] = y.permute(0, 2, 3, 1).cpu().numpy()
+            return y.permute(0, 2, 3, 1).cpu().numpy()
+
+        bs = self.config.batch_size
+        if frames.shape[0] <= bs:  # one pass: its result as it is, not copied into a new array
+            return restored(frames)
+        out = np.empty_like(frames, dtype=np.float32)
+        for start in range(0, frames.shape[0], bs):
+            out[start : start + bs] = restored(frames[start : start + bs])
         return out
 
     @torch.inference_mode()
@@ -326,7 +332,6 @@ class Restorer:
         size = max(self.multiple, size // self.multiple * self.multiple)
         grid = list(tiles(hp, wp, size, overlap, align=self.multiple))
         acc = torch.zeros(b, 3, hp, wp, device=self.device)
-        weight = torch.zeros(1, 1, hp, wp, device=self.device)
         s = self.autoencoder.stride
         for i, t in enumerate(grid):
             crop = xp[..., t.y0 : t.y1, t.x0 : t.x1]
@@ -336,12 +341,12 @@ class Restorer:
             tile_context = None if context is None else context.crop(ly0, ly1, lx0, lx1)
             tile_head = None if head is None else head.crop(ly0, ly1, lx0, lx1)
             out = self._restore_padded(crop, tile_noise, None, context=tile_context, head=tile_head)
-            wgt = tile_weight(t, grid, self.device)
-            acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wgt
-            weight[..., t.y0 : t.y1, t.x0 : t.x1] += wgt
+            wy, wx = tile_ramps(t, grid, self.device)
+            acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wy[:, None] * wx[None, :]
             if callback is not None:
                 callback({"stage": "tile", "tile": i + 1, "tiles": len(grid)})
-        return acc.div_(weight)
+        along_h, along_w = weight_profiles(grid, hp, wp)
+        return acc.div_(along_h.to(acc.device)[:, None]).div_(along_w.to(acc.device))
 
     def _restore_padded(
         self,

@@ -67,15 +67,36 @@ def _ramp(length: int, lo_overlap: int, hi_overlap: int, device: torch.device) -
     return w
 
 
-def tile_weight(t: Tile, all_tiles: list[Tile], device: torch.device) -> torch.Tensor:
-    """H x W blending weight of tile ``t`` given its neighbours."""
+def tile_ramps(t: Tile, all_tiles: list[Tile], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The two 1-D factors (along H, along W) of tile ``t``'s blending weight."""
     top = max((o.y1 - t.y0 for o in all_tiles if o.y0 < t.y0 < o.y1 and _cols(o, t)), default=0)
     bottom = max((t.y1 - o.y0 for o in all_tiles if o.y0 < t.y1 < o.y1 and _cols(o, t)), default=0)
     left = max((o.x1 - t.x0 for o in all_tiles if o.x0 < t.x0 < o.x1 and _rows(o, t)), default=0)
     right = max((t.x1 - o.x0 for o in all_tiles if o.x0 < t.x1 < o.x1 and _rows(o, t)), default=0)
-    wy = _ramp(t.y1 - t.y0, top, bottom, device)
-    wx = _ramp(t.x1 - t.x0, left, right, device)
+    return _ramp(t.y1 - t.y0, top, bottom, device), _ramp(t.x1 - t.x0, left, right, device)
+
+
+def tile_weight(t: Tile, all_tiles: list[Tile], device: torch.device) -> torch.Tensor:
+    """H x W blending weight of tile ``t`` given its neighbours."""
+    wy, wx = tile_ramps(t, all_tiles, device)
     return wy[:, None] * wx[None, :]
+
+
+def weight_profiles(
+    all_tiles: list[Tile], height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed weight of a grid of tiles as two 1-D profiles: at (y, x) it is
+    ``along_h[y] * along_w[x]``, since every tile of a row has the same factor along H and
+    every tile of a column the same along W. Blending then needs no frame-sized weight map."""
+    along_h = torch.zeros(height)
+    along_w = torch.zeros(width)
+    rows = {(t.y0, t.y1): t for t in all_tiles}
+    cols = {(t.x0, t.x1): t for t in all_tiles}
+    for (y0, y1), t in rows.items():
+        along_h[y0:y1] += tile_ramps(t, all_tiles, torch.device("cpu"))[0]
+    for (x0, x1), t in cols.items():
+        along_w[x0:x1] += tile_ramps(t, all_tiles, torch.device("cpu"))[1]
+    return along_h, along_w
 
 
 def _cols(a: Tile, b: Tile) -> bool:

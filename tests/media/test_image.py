@@ -376,3 +376,20 @@ def test_the_memory_check_uses_what_the_system_has_available(monkeypatch) -> Non
     monkeypatch.setattr(image_mod, "available_memory", lambda: None)
     image_mod.check_memory(10**6, 10**6, "unknown.png")  # nothing known: nothing refused
     assert image_mod.available_memory is not None
+
+
+@pytest.mark.parametrize("gray", [False, True])
+@pytest.mark.parametrize(("dtype", "peak"), [(np.uint8, 255), (np.uint16, 65535)])
+def test_pixels_are_made_band_by_band_as_from_the_whole_image(monkeypatch, gray, dtype, peak):
+    from restorecli.media import image as image_module
+
+    rgb = np.random.default_rng(0).normal(0.5, 0.4, (37, 23, 3)).astype(np.float32)
+    rgb[0, 0] = [np.nan, np.inf, -np.inf]
+    whole = np.clip(np.nan_to_num(rgb), 0.0, 1.0)
+    if gray:
+        whole = whole @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    expected = np.rint(whole * peak).astype(dtype)
+    monkeypatch.setattr(image_module, "_BAND_PIXELS", 5 * 23)  # bands of 5 rows, one of 2
+    got = image_module._to_pixels(rgb, dtype, peak, gray=gray)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)

@@ -156,10 +156,11 @@ def check_pixel_limit(width: int, height: int, max_pixels: int | None, label: st
 
 
 # Memory a restoration holds per pixel of the frame, beyond the model's own working set: the
-# decoded file (3-6 B), its float copy (12), the padded tensor (12), the tile accumulator and
-# weights (16), the result (12) and its 8-bit copy for writing (3), rounded up (the
-# measured frame buffers: docs/benchmarks.md, "Tiled inference memory").
-BYTES_PER_PIXEL = 64
+# decoded file's float copy (12 B), the scaled and padded tensor (12), the tile accumulator,
+# which is also the result (12), and the sampling noise (0.75 per step), rounded up for the
+# decoder's 8-bit copy while it is read (3) and the encoder's output (measured: a 4096 x 4096
+# photo peaks at 1.05 GiB, docs/benchmarks.md "Tiled inference memory").
+BYTES_PER_PIXEL = 48
 MEMORY_MARGIN = 512 * 2**20  # the interpreter, torch and the models
 
 
@@ -238,6 +239,27 @@ def read_image(source: Source, *, max_pixels: int | None = None) -> ImageData:
             return _from_pillow(im, label)
 
 
+# Rows converted at a time by ``_to_pixels``: its float temporaries stay this many pixels.
+_BAND_PIXELS = 1 << 20
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601
+
+
+def _to_pixels(rgb: np.ndarray, dtype: type, peak: int, *, gray: bool) -> np.ndarray:
+    """Float RGB in [0, 1] (NaN as 0, clipped) -> integer pixels, luma if ``gray``. A band of
+    rows at a time, so a large image needs no image-sized float copies beside its result."""
+    height, width = rgb.shape[:2]
+    out = np.empty((height, width) if gray else (height, width, 3), dtype=dtype)
+    rows = max(1, _BAND_PIXELS // max(1, width))
+    for y in range(0, height, rows):
+        band = np.nan_to_num(rgb[y : y + rows].astype(np.float32))  # a copy of our own
+        np.clip(band, 0.0, 1.0, out=band)
+        if gray:
+            band = band @ _LUMA
+        band *= peak
+        out[y : y + rows] = np.rint(band, out=band)
+    return out
+
+
 def encode_image(
     image: ImageData, format: str | None = None, *, quality: int = DEFAULT_QUALITY
 ) -> bytes:
@@ -251,10 +273,7 @@ def encode_image(
     fmt = _normalise_format(format or image.format)
     sixteen = image.bit_depth == 16 and fmt in SIXTEEN_BIT_FORMATS
     dtype, peak = (np.uint16, 65535) if sixteen else (np.uint8, 255)
-    rgb = np.clip(np.nan_to_num(image.rgb.astype(np.float32, copy=False)), 0.0, 1.0)
-    if image.grayscale:
-        rgb = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
-    pixels = np.rint(rgb * peak).astype(dtype)
+    pixels = _to_pixels(image.rgb, dtype, peak, gray=image.grayscale)
     alpha = None
     if image.alpha is not None and fmt in ALPHA_FORMATS:
         alpha = _convert_depth(image.alpha, dtype)
