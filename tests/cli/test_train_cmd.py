@@ -277,11 +277,12 @@ def test_train_fidelity_trains_and_exports_both_files(tmp_path, make_tiny_models
     result = run(
         "fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser", f"derain={derain}",
         "-o", str(tmp_path / "run"), "--steps", "2", "--view", "48", "--context", "8",
-        "--export", str(tmp_path / "w"), *FAST,
+        "--context-grid", "2", "--head-blocks", "2", "--export", str(tmp_path / "w"), *FAST,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     fid = load_model(tmp_path / "w" / "fidelity.safetensors", kind="fidelity")
     assert fid.config.channels == ae.config.channels and fid.config.context == 8
+    assert (fid.config.context_grid, fid.config.head_blocks) == (2, 2)
     assert (tmp_path / "w" / "requantizer.safetensors").is_file()
     bad = run("fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser", "derain",
               "-o", str(tmp_path / "r2"))  # fmt: skip

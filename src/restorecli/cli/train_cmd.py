@@ -292,9 +292,19 @@ def train_fidelity_cmd(
     context: int = typer.Option(
         0, help="Width of the head's frame-context branch (reads the whole frame); 0: none."
     ),
+    context_grid: int = typer.Option(
+        4,
+        help="Channels of the coarse map of the whole frame that the context branch also "
+        "gives every latent pixel (with --context).",
+    ),
+    head_blocks: int = typer.Option(
+        1, min=1, help="Residual blocks of the output head (more: slower, better on noise)."
+    ),
     lr: Lr = 5e-4,
     init_weights: Path | None = typer.Option(
-        None, help="Start from this checkpoint of an earlier fidelity run (its EMA weights)."
+        None,
+        help="Start from this checkpoint of an earlier fidelity run (its EMA weights); a head "
+        "with more blocks keeps the new ones as they start (the identity).",
     ),
     val_every: ValEvery = 500,
     ckpt_every: CkptEvery = 250,
@@ -335,7 +345,9 @@ def train_fidelity_cmd(
             steps=steps,
             batch_size=batch_size,
             crop=CropConfig(size=crop),
-            model=FidelityConfig(**widths, context=context),
+            model=FidelityConfig(
+                **widths, context=context, context_grid=context_grid, head_blocks=head_blocks
+            ),
             init_weights=str(init_weights) if init_weights else None,
             lr=lr,
             val_every=val_every,
