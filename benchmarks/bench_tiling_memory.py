@@ -218,9 +218,8 @@ def main() -> int:
                         f"working {row['working_mib']:7.1f} MiB  ({res['seconds']:.1f} s)",
                         flush=True,
                     )
-    settings = {"steps": args.steps, "init": args.init, "threads": 1, "batch_size": 1}
-    if args.weights:
-        settings = {"weights": args.weights, "steps": args.steps, "threads": 1, "batch_size": 1}
+    model = {"weights": args.weights} if args.weights else {"init": args.init}
+    settings = {**model, "steps": args.steps, "threads": 1, "batch_size": 1}
     if args.json:
         print(json.dumps({"settings": settings, "runs": rows}, indent=2))
         return 0

@@ -103,7 +103,7 @@ def test_the_summed_weight_is_the_product_of_its_two_profiles() -> None:
     for length, tile, overlap, align in GRID_CASES[::3]:
         width = max(align, (length // 2) // align * align)
         along_h, along_w = weight_profiles(list(tiles(length, width, tile, overlap, align)),
-                                           length, width)  # fmt: skip
+                                           length, width, CPU)  # fmt: skip
         total = weight_sum(length, width, tile, overlap, align)
         assert torch.allclose(along_h[:, None] * along_w[None, :], total, atol=1e-6)
 
@@ -233,7 +233,6 @@ def test_no_seams_on_a_smooth_image(make_tiny_models, monkeypatch: pytest.Monkey
     def flat(t, g, d):
         return torch.ones(t.y1 - t.y0), torch.ones(t.x1 - t.x0)
 
-    monkeypatch.setattr("restorecli.pipeline.tile_ramps", flat)
     monkeypatch.setattr("restorecli.tiling.tile_ramps", flat)
     seamed = Restorer(ae, unet, config=cfg, device="cpu").restore_array(image)
     assert border_gradient_ratio(seamed, grid, band=8) > 10.0

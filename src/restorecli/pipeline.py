@@ -36,7 +36,7 @@ from restorecli.models.autoencoder import EncoderFeatures
 from restorecli.models.context import Context
 from restorecli.models.fidelity import FidelityNet
 from restorecli.models.vector_regression import VectorRegression
-from restorecli.tiling import Tile, tile_ramps, tiles, weight_profiles
+from restorecli.tiling import Tile, tile_weight, tiles, weight_profiles
 
 Callback = Callable[[dict[str, Any]], None]
 STAGES = ("encode", "init_state", "sample", "requantize", "decode", "guide", "strength")
@@ -341,12 +341,11 @@ class Restorer:
             tile_context = None if context is None else context.crop(ly0, ly1, lx0, lx1)
             tile_head = None if head is None else head.crop(ly0, ly1, lx0, lx1)
             out = self._restore_padded(crop, tile_noise, None, context=tile_context, head=tile_head)
-            wy, wx = tile_ramps(t, grid, self.device)
-            acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * wy[:, None] * wx[None, :]
+            acc[..., t.y0 : t.y1, t.x0 : t.x1] += out.float() * tile_weight(t, grid, self.device)
             if callback is not None:
                 callback({"stage": "tile", "tile": i + 1, "tiles": len(grid)})
-        along_h, along_w = weight_profiles(grid, hp, wp)
-        return acc.div_(along_h.to(acc.device)[:, None]).div_(along_w.to(acc.device))
+        along_h, along_w = weight_profiles(grid, hp, wp, self.device)
+        return acc.div_(along_h[:, None]).div_(along_w)
 
     def _restore_padded(
         self,

@@ -83,19 +83,17 @@ def tile_weight(t: Tile, all_tiles: list[Tile], device: torch.device) -> torch.T
 
 
 def weight_profiles(
-    all_tiles: list[Tile], height: int, width: int
+    all_tiles: list[Tile], height: int, width: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The summed weight of a grid of tiles as two 1-D profiles: at (y, x) it is
     ``along_h[y] * along_w[x]``, since every tile of a row has the same factor along H and
     every tile of a column the same along W. Blending then needs no frame-sized weight map."""
-    along_h = torch.zeros(height)
-    along_w = torch.zeros(width)
-    rows = {(t.y0, t.y1): t for t in all_tiles}
-    cols = {(t.x0, t.x1): t for t in all_tiles}
-    for (y0, y1), t in rows.items():
-        along_h[y0:y1] += tile_ramps(t, all_tiles, torch.device("cpu"))[0]
-    for (x0, x1), t in cols.items():
-        along_w[x0:x1] += tile_ramps(t, all_tiles, torch.device("cpu"))[1]
+    along_h = torch.zeros(height, device=device)
+    along_w = torch.zeros(width, device=device)
+    for t in {(t.y0, t.y1): t for t in all_tiles}.values():  # one tile per row of the grid
+        along_h[t.y0 : t.y1] += tile_ramps(t, all_tiles, device)[0]
+    for t in {(t.x0, t.x1): t for t in all_tiles}.values():  # one per column
+        along_w[t.x0 : t.x1] += tile_ramps(t, all_tiles, device)[1]
     return along_h, along_w
 
 
