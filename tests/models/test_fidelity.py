@@ -104,3 +104,19 @@ def test_a_frame_context_is_silent_until_trained_and_needed_once_trained(make_ti
     torch.testing.assert_close(out, net.decode(ae.decoder, z, ae.features(x), x))
     with pytest.raises(ValueError, match="needs the frame context"):
         grown.decode(ae.decoder, z, ae.features(x), x)
+
+
+def test_one_by_one_kernels_keep_the_path_and_other_sizes_are_refused(make_tiny_models):
+    ae, _ = make_tiny_models()
+    cfg = ae.config
+    fast = FidelityConfig(
+        cfg.channels, cfg.half_channels, head_channels=8, quarter_kernel=1, head_in_kernel=1
+    )
+    net = FidelityNet(fast).eval()
+    assert net.quarter_value.weight.shape[2:] == (1, 1)
+    assert net.head_in.weight.shape[2:] == (1, 1)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    z = ae.quantize(ae.encode(x))[0]
+    torch.testing.assert_close(net.decode(ae.decoder, z, ae.features(x), x), (ae.decode(z) + x) / 2)
+    with pytest.raises(ValueError, match="quarter_kernel must be 1 or 3"):
+        FidelityNet(FidelityConfig(cfg.channels, cfg.half_channels, quarter_kernel=5))

@@ -134,3 +134,42 @@ def test_a_run_with_a_frame_context_starts_from_a_run_without(photos, frozen_fil
     assert ckpt.is_file()
     (val,) = [r for r in _records(tmp_path / "b") if "val_psnr" in r]
     assert np.isfinite(val["val_fid_dehaze_s0.8"])
+
+
+def test_a_one_by_one_kernel_starts_as_the_sum_of_the_checkpoints_taps(
+    photos, frozen_files, tmp_path
+):
+    from restorecli.train.fidelity import FidelityBundle, start_from
+
+    first = train_fidelity(_config(photos, tmp_path / "a", frozen_files, steps=2))
+    with safe_open(str(first), framework="pt") as f:
+        old = f.get_tensor("ema.fidelity.head_in.weight")
+    fast = FidelityConfig(channels=8, half_channels=8, head_channels=8, head_in_kernel=1)
+    model = FidelityBundle(fast, VRConfig(neighbours=4, channels=8, blocks=1))
+    assert start_from(model, first) == []
+    torch.testing.assert_close(
+        model.fidelity.head_in.weight, old.sum(dim=(2, 3), keepdim=True).float()
+    )
+
+
+def test_a_head_started_as_the_input_returns_almost_the_input(make_tiny_models) -> None:
+    from restorecli.train.fidelity import KEEP_INPUT_LOGIT, keep_input
+
+    ae, _ = make_tiny_models()
+    net = FidelityNet(FidelityConfig(channels=8, half_channels=8, head_channels=8)).eval()
+    keep_input(net)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    z = ae.quantize(ae.encode(x))[0]
+    y = ae.decode(z)
+    share = torch.sigmoid(torch.tensor(KEEP_INPUT_LOGIT))
+    out = net.decode(ae.decoder, z, ae.features(x), x)
+    torch.testing.assert_close(out, y + share * (x - y))
+    assert share > 0.95
+
+
+def test_a_run_started_as_the_input_validates_near_the_input(photos, frozen_files, tmp_path):
+    ckpt = train_fidelity(_config(photos, tmp_path, frozen_files, steps=2, start_as_input=True))
+    assert ckpt.is_file()
+    (val,) = [r for r in _records(tmp_path) if "val_psnr" in r]
+    # Two steps at lr 5e-4 barely move it from the input it started as.
+    assert abs(val["val_fid_derain_s0.8"] - val["val_input_derain_s0.8"]) < 1.0

@@ -300,11 +300,24 @@ def train_fidelity_cmd(
     head_blocks: int = typer.Option(
         1, min=1, help="Residual blocks of the output head (more: slower, better on noise)."
     ),
+    quarter_kernel: int = typer.Option(
+        3, min=1, max=3, help="Kernel of the gated skip at 1/4 resolution: 3, or 1 (faster)."
+    ),
+    head_in_kernel: int = typer.Option(
+        3, min=1, max=3, help="Kernel of the head's first convolution: 3, or 1 (faster)."
+    ),
+    start_as_input: bool = typer.Option(
+        False,
+        "--start-as-input",
+        help="Start the head as the identity on the degraded input (for blur, which the latent "
+        "path cannot undo): it learns a correction of the input.",
+    ),
     lr: Lr = 5e-4,
     init_weights: Path | None = typer.Option(
         None,
         help="Start from this checkpoint of an earlier fidelity run (its EMA weights); a head "
-        "with more blocks keeps the new ones as they start (the identity).",
+        "with more blocks keeps the new ones as they start (the identity), a 1x1 kernel where "
+        "the checkpoint has 3x3 starts as the sum of its taps.",
     ),
     val_every: ValEvery = 500,
     ckpt_every: CkptEvery = 250,
@@ -346,8 +359,14 @@ def train_fidelity_cmd(
             batch_size=batch_size,
             crop=CropConfig(size=crop),
             model=FidelityConfig(
-                **widths, context=context, context_grid=context_grid, head_blocks=head_blocks
+                **widths,
+                context=context,
+                context_grid=context_grid,
+                head_blocks=head_blocks,
+                quarter_kernel=quarter_kernel,
+                head_in_kernel=head_in_kernel,
             ),
+            start_as_input=start_as_input,
             init_weights=str(init_weights) if init_weights else None,
             lr=lr,
             val_every=val_every,

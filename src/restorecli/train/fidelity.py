@@ -67,8 +67,13 @@ class FidelityTrainConfig:
     vr: VRConfig = field(default_factory=VRConfig)
     vr_weight: float = 1.0
     # A checkpoint of an earlier fidelity run to start from (its EMA weights); layers that
-    # grew input channels (a frame context added) keep the old ones and start the new at zero.
+    # grew input channels (a frame context added) keep the old ones and start the new at zero;
+    # a 3x3 kernel made 1x1 starts as the sum of its taps.
     init_weights: str | None = None
+    # Start the head's mask at "keep the input" (m = 0.98) instead of halfway: for a
+    # degradation the latent path cannot undo (blur), the head then begins as the identity on
+    # the input and learns a correction of it, never starting below the input.
+    start_as_input: bool = False
     lr: float = 5e-4
     ema_decay: float = 0.999
     log_every: int = 25
@@ -246,6 +251,8 @@ def train_fidelity(cfg: FidelityTrainConfig, *, resume: bool = True) -> Path:
     sets = validation_sets(cfg, PhotoCrops(cfg.data, "val", cfg.crop))
     run.console.log(f"{len(train_set.paths)} training photos; tasks {', '.join(cfg.tasks)}")
     model = FidelityBundle(cfg.model, cfg.vr)
+    if cfg.start_as_input:
+        keep_input(model.fidelity)
     if cfg.init_weights:  # a resumed checkpoint, loaded by attach, overrides this start
         start_from(model, Path(cfg.init_weights))
         run.extra_info["init_weights_sha256"] = sha256_file(cfg.init_weights)
@@ -295,9 +302,22 @@ def train_fidelity(cfg: FidelityTrainConfig, *, resume: bool = True) -> Path:
     return run.close()
 
 
+# Mask logit of a head that starts by keeping the input: sigmoid(4) = 0.98, still trainable.
+KEEP_INPUT_LOGIT = 4.0
+
+
+def keep_input(net: FidelityNet) -> None:
+    """Make a freshly built head output the degraded input itself (mask logits at
+    ``KEEP_INPUT_LOGIT``, correction zero): training starts at the input's own score."""
+    with torch.no_grad():
+        net.head_out.bias[:12].fill_(KEEP_INPUT_LOGIT)
+
+
 def start_from(model: nn.Module, checkpoint: Path) -> list[str]:
     """Copy a checkpoint's EMA weights into ``model`` where they fit; a weight with more input
-    channels here gets the old ones first and zeros after. Returns the names left as built."""
+    channels here gets the old ones first and zeros after, a 1x1 kernel where the checkpoint
+    has a 3x3 one gets the sum of its taps (the same response to smooth input). Returns the
+    names left as built."""
     from safetensors import safe_open
 
     with safe_open(str(checkpoint), framework="pt") as f:
@@ -306,6 +326,8 @@ def start_from(model: nn.Module, checkpoint: Path) -> list[str]:
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
             source = old.get(name)
+            if source is not None and source.dim() == 4 and tensor.shape[2:] == (1, 1):
+                source = source.sum(dim=(2, 3), keepdim=True)
             if source is not None and source.shape == tensor.shape:
                 tensor.copy_(source)
             elif (
