@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import time
 from pathlib import Path
 
 import av
@@ -166,3 +167,13 @@ class CrashOnce(FakeRestorer):
             self.marker.touch()
             os._exit(1)
         return super().restore_batch(frames, callback=callback, session=session)
+
+
+class CrashThenRestartSlowly(CrashOnce):
+    """:class:`CrashOnce` whose restarted process takes ``delay`` seconds to come back (a
+    model loading on a busy machine)."""
+
+    def __init__(self, marker: Path, delay: float = 3.0) -> None:
+        if marker.exists():
+            time.sleep(delay)
+        super().__init__(marker)

@@ -20,7 +20,15 @@ from restorecli.media.safe_write import is_temp_file
 from restorecli.media.video import probe_video
 
 from . import fakes
-from .fakes import CrashOnce, FakeRestorer, make_clip, make_video, pixels, write_png
+from .fakes import (
+    CrashOnce,
+    CrashThenRestartSlowly,
+    FakeRestorer,
+    make_clip,
+    make_video,
+    pixels,
+    write_png,
+)
 from .test_video_split import frames_of, restore_whole, streams
 
 
@@ -90,6 +98,19 @@ def test_a_worker_killed_mid_file_loses_and_duplicates_nothing(tmp_path: Path) -
     assert visible == ["a.png", "b.png", "v.mp4"]  # left by the dead one: hidden temp files
     assert probe_video(out / "v.mp4", count_frames=True).frames == 6
     assert np.array_equal(pixels(out / "a.png"), 255 - pixels(root / "a.png"))
+
+
+def test_a_worker_that_restarts_slowly_gets_the_file_once_it_is_back(tmp_path: Path) -> None:
+    # Its unit is not handed to it while it restarts: that call would fail at once, again and
+    # again, and use up the file's retries without running it.
+    make_video(tmp_path / "in" / "v.mp4", frames=4)
+    marker = tmp_path / "crashed"
+    make = functools.partial(CrashThenRestartSlowly, marker)
+    items = plan_batch(tmp_path / "in", tmp_path / "out")
+    report = run_batch_ray(make, items, FileOptions(), RayOptions(workers=1, split=None))
+    assert marker.exists()
+    assert [r.status for r in report.results] == [RESTORED], report.to_dict()
+    assert probe_video(tmp_path / "out" / "v.mp4", count_frames=True).frames == 4
 
 
 def test_a_model_that_cannot_load_stops_the_batch(tmp_path: Path) -> None:

@@ -399,10 +399,13 @@ class _Runner:
 
     def _actor_died(self, actor: Any) -> None:
         """Ray restarts a worker up to ``retries`` times (the model loaded anew); then it is
-        gone for the rest of the batch."""
+        gone for the rest of the batch. A restarting worker gets no work until it answers: a
+        call made while it restarts fails at once (at-most-once calls), and on a busy machine
+        a unit handed to it then would use up its retries without ever running."""
         self.deaths[actor] += 1
         if self.deaths[actor] <= self.ray_options.retries:
-            self.idle.append(actor)
+            # Retried by Ray until the restart is done (or the worker is gone for good).
+            self.starting[actor.info.options(max_task_retries=-1).remote()] = actor
 
     def _fail_pending(self, why: str) -> None:
         for i in {u.index for u in self.pending} | set(self.splits):
