@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from restorecli.models import LatentUNet
 from restorecli.pipeline import RestoreConfig, Restorer
-from restorecli.tiling import Tile, tile_starts, tile_weight, tiles, weight_profiles
+from restorecli.tiling import Tile, even_layout, tile_starts, tile_weight, tiles, weight_profiles
 
 CPU = torch.device("cpu")
 
@@ -73,10 +73,30 @@ def test_tiles_cover_every_pixel() -> None:
     grid = list(tiles(100, 140, 48, 16, align=4))
     for t in grid:
         assert 0 <= t.y0 < t.y1 <= 100 and 0 <= t.x0 < t.x1 <= 140
-        assert (t.y1 - t.y0, t.x1 - t.x0) == (48, 48)
+        assert (t.y1 - t.y0, t.x1 - t.x0) == (grid[0].y1, grid[0].x1)  # one size per axis
         count[t.y0 : t.y1, t.x0 : t.x1] += 1
     assert count.min() >= 1
     assert len(grid) == len(tile_starts(100, 48, 16, 4)) * len(tile_starts(140, 48, 16, 4))
+
+
+def test_the_even_layout_keeps_the_count_and_overlap_with_less_work() -> None:
+    for length, tile, overlap, align in GRID_CASES:
+        case = (length, tile, overlap, align)
+        size, starts = even_layout(length, tile, overlap, align)
+        assert len(starts) == len(tile_starts(length, tile, overlap, align)), case
+        assert (size <= tile and size % align == 0) or size == length, case
+        assert starts[0] == 0 and min(starts[-1] + size, length) == length, case
+        assert all(s % align == 0 for s in starts), case
+        for a, b in itertools.pairwise(starts):
+            assert 0 < b - a <= size - overlap, case
+
+
+def test_a_1080p_frame_takes_a_sixth_less_work_in_even_tiles() -> None:
+    # 1080 rows padded to 1088 (multiple of 16): 3 x 5 tiles either way.
+    assert even_layout(1088, 512, 128, 16) == (448, [0, 320, 640])
+    assert even_layout(1920, 512, 128, 16) == (496, [0, 352, 704, 1072, 1424])
+    work = sum((t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles(1088, 1920, 512, 128, 16))
+    assert work == 3 * 448 * 5 * 496 < 0.85 * 3 * 512 * 5 * 512
 
 
 # --- blending weights ----------------------------------------------------------------------------

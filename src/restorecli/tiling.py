@@ -1,7 +1,10 @@
 """Overlapping tiles with smooth blending, so large frames run in bounded memory.
 
-Tiles are placed on a grid with the requested overlap; the last tile in each direction is
-aligned to the frame's edge. Each tile's weight is 1 in its interior and falls to 0 with a
+Along each axis the frame gets as few tiles as the requested size and overlap need, each shrunk
+to the smallest size (on the alignment grid) that still overlaps its neighbours by the overlap,
+spread evenly from edge to edge: a 1080p frame in 512-pixel tiles with 128 of overlap is 3 x 5
+tiles of 448 x 488 pixels (3.3 megapixels of work) instead of 3.9 with full tiles whose last
+one is pushed against the edge. Each tile's weight is 1 in its interior and falls to 0 with a
 raised cosine over the middle half of every overlap it shares with a neighbour, and is 0 in the
 quarter of the overlap next to its own edge. A tile's border pixels, which see padding instead of
 their true neighbours, therefore never contribute: when the network's receptive-field radius is
@@ -10,6 +13,7 @@ at most a quarter of the overlap, the blended result equals the untiled one.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,10 +52,33 @@ def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[in
     return sorted(set(starts))
 
 
+def even_layout(length: int, tile: int, overlap: int, align: int = 1) -> tuple[int, list[int]]:
+    """(size, starts) of the tiles along one axis: as many as :func:`tile_starts` places, each
+    ``size`` <= ``tile`` long, the smallest multiple of ``align`` for which evenly spread,
+    aligned starts keep every overlap >= ``overlap``. A ``length`` off the alignment grid keeps
+    :func:`tile_starts`' layout (its last tile could not be aligned otherwise)."""
+    starts = tile_starts(length, tile, overlap, align)
+    n = len(starts)
+    if n == 1 or length % align or tile % align:
+        return min(tile, length), starts
+    size = -(-(length + (n - 1) * overlap) // n)  # total coverage shared out, rounded up
+    size = -(-size // align) * align
+    while size < tile:
+        units = (length - size) / align / (n - 1)  # the mean step, in alignment units
+        even = [round(i * units) * align for i in range(n)]
+        if all(b - a <= size - overlap for a, b in itertools.pairwise(even)):
+            return size, even
+        size += align
+    return tile, starts
+
+
 def tiles(height: int, width: int, tile: int, overlap: int, align: int = 1) -> Iterator[Tile]:
-    for y in tile_starts(height, tile, overlap, align):
-        for x in tile_starts(width, tile, overlap, align):
-            yield Tile(y, min(y + tile, height), x, min(x + tile, width))
+    """The tiles of a ``height`` x ``width`` frame, row by row (:func:`even_layout`)."""
+    size_y, ys = even_layout(height, tile, overlap, align)
+    size_x, xs = even_layout(width, tile, overlap, align)
+    for y in ys:
+        for x in xs:
+            yield Tile(y, min(y + size_y, height), x, min(x + size_x, width))
 
 
 def _ramp(length: int, lo_overlap: int, hi_overlap: int, device: torch.device) -> torch.Tensor:
