@@ -173,3 +173,12 @@ def test_a_run_started_as_the_input_validates_near_the_input(photos, frozen_file
     (val,) = [r for r in _records(tmp_path) if "val_psnr" in r]
     # Two steps at lr 5e-4 barely move it from the input it started as.
     assert abs(val["val_fid_derain_s0.8"] - val["val_input_derain_s0.8"]) < 1.0
+
+
+def test_the_log_floor_bounds_the_pixel_loss(photos, frozen_files, tmp_path) -> None:
+    # log(MSE + floor) >= log(floor): with a floor of 1 no step's pixel loss is below 0.
+    train_fidelity(_config(photos, tmp_path, frozen_files, steps=2, log_floor=1.0))
+    losses = [r["pixel_loss"] for r in _records(tmp_path) if "pixel_loss" in r]
+    assert losses and min(losses) >= 0.0
+    with pytest.raises(ValueError, match="log_floor"):
+        _config(photos, tmp_path, frozen_files, log_floor=0.0)

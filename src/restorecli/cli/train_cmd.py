@@ -312,6 +312,11 @@ def train_fidelity_cmd(
         help="Start the head as the identity on the degraded input (for blur, which the latent "
         "path cannot undo): it learns a correction of the input.",
     ),
+    log_floor: float = typer.Option(
+        1e-5,
+        help="Floor of each crop's MSE (pixels in [-1, 1]) inside the loss's log: 1e-5 keeps "
+        "clean photos exact; 4e-4 (40 dB) lets a blur head learn to sharpen.",
+    ),
     lr: Lr = 5e-4,
     init_weights: Path | None = typer.Option(
         None,
@@ -367,6 +372,7 @@ def train_fidelity_cmd(
                 head_in_kernel=head_in_kernel,
             ),
             start_as_input=start_as_input,
+            log_floor=log_floor,
             init_weights=str(init_weights) if init_weights else None,
             lr=lr,
             val_every=val_every,
