@@ -178,9 +178,9 @@ class RestoreConfig:
         sweep=False,
     )
     tile: int = option(
-        512, kind=int, min=0, help="Tile size in pixels for large frames, 0 = never tile"
+        512, kind=int, min=0, help="Largest tile in pixels for large frames, 0 = never tile"
     )
-    tile_overlap: int = option(128, kind=int, min=0, help="Overlap between tiles in pixels")
+    tile_overlap: int = option(128, kind=int, min=0, help="Least overlap between tiles in pixels")
     batch_size: int = option(4, kind=int, min=1, help="Video frames per forward pass", sweep=False)
 
     def __post_init__(self) -> None:
