@@ -277,16 +277,24 @@ def test_train_fidelity_trains_and_exports_both_files(tmp_path, make_tiny_models
     result = run(
         "fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser", f"derain={derain}",
         "-o", str(tmp_path / "run"), "--steps", "2", "--view", "48", "--context", "8",
-        "--context-grid", "2", "--head-blocks", "2", "--export", str(tmp_path / "w"), *FAST,
+        "--context-grid", "2", "--head-blocks", "2", "--quarter-kernel", "1",
+        "--head-in-kernel", "1", "--start-as-input", "--log-floor", "4e-4",
+        "--export", str(tmp_path / "w"), *FAST,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     fid = load_model(tmp_path / "w" / "fidelity.safetensors", kind="fidelity")
     assert fid.config.channels == ae.config.channels and fid.config.context == 8
     assert (fid.config.context_grid, fid.config.head_blocks) == (2, 2)
+    assert (fid.config.quarter_kernel, fid.config.head_in_kernel) == (1, 1)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["start_as_input"] is True and config["log_floor"] == 4e-4
     assert (tmp_path / "w" / "requantizer.safetensors").is_file()
     bad = run("fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser", "derain",
               "-o", str(tmp_path / "r2"))  # fmt: skip
     assert bad.exit_code == 2
+    bad = run("fidelity", str(photos), "--autoencoder", str(ae_file), "--denoiser",
+              f"derain={derain}", "-o", str(tmp_path / "r3"), "--quarter-kernel", "2")  # fmt: skip
+    assert bad.exit_code == 2 and "must be 1 or 3" in bad.output
 
 
 def test_train_detector_runs_exports_and_the_file_detects(photos: Path, tmp_path: Path):
