@@ -3,7 +3,7 @@
 Along each axis the frame gets as few tiles as the requested size and overlap need, each shrunk
 to the smallest size (on the alignment grid) that still overlaps its neighbours by the overlap,
 spread evenly from edge to edge: a 1080p frame in 512-pixel tiles with 128 of overlap is 3 x 5
-tiles of 448 x 488 pixels (3.3 megapixels of work) instead of 3.9 with full tiles whose last
+tiles of 448 x 496 pixels (3.3 megapixels of work) instead of 3.9 with full tiles whose last
 one is pushed against the edge. Each tile's weight is 1 in its interior and falls to 0 with a
 raised cosine over the middle half of every overlap it shares with a neighbour, and is 0 in the
 quarter of the overlap next to its own edge. A tile's border pixels, which see padding instead of

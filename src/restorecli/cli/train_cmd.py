@@ -342,12 +342,6 @@ def train_fidelity_cmd(
     pairs = [item.partition("=") for item in denoiser]
     if any(not task or not path for task, _, path in pairs):
         raise typer.BadParameter("give TASK=FILE", param_hint="--denoiser")
-    for flag, kernel in (
-        ("--quarter-kernel", quarter_kernel),
-        ("--head-in-kernel", head_in_kernel),
-    ):
-        if kernel not in (1, 3):
-            raise typer.BadParameter(f"must be 1 or 3, not {kernel}", param_hint=flag)
 
     def make_config() -> FidelityTrainConfig:
         import json

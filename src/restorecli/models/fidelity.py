@@ -48,6 +48,11 @@ class FidelityConfig:
     quarter_kernel: int = 3
     head_in_kernel: int = 3
 
+    def __post_init__(self) -> None:
+        for name in ("quarter_kernel", "head_in_kernel"):
+            if getattr(self, name) not in (1, 3):
+                raise ValueError(f"{name} must be 1 or 3, got {getattr(self, name)}")
+
 
 class FidelityNet(nn.Module):
     """Gated skips from the degraded frame's encoder features into a frozen decoder."""
@@ -59,9 +64,6 @@ class FidelityNet(nn.Module):
         self.config = cfg = config or FidelityConfig()
         c, hc, w = cfg.channels, cfg.half_channels, cfg.head_channels
         qk, hk = cfg.quarter_kernel, cfg.head_in_kernel
-        for name, k in (("quarter_kernel", qk), ("head_in_kernel", hk)):
-            if k not in (1, 3):
-                raise ValueError(f"{name} must be 1 or 3, got {k}")
         self.quarter_value = nn.Conv2d(2 * c, c, qk, padding=qk // 2)
         self.quarter_gate = nn.Conv2d(2 * c, c, 1)
         # Start as the plain decoder at 1/4: the value branch is zero until it learns.

@@ -317,7 +317,8 @@ def keep_input(net: FidelityNet) -> None:
     """Make a freshly built head output the degraded input itself (mask logits at
     ``KEEP_INPUT_LOGIT``, correction zero): training starts at the input's own score."""
     with torch.no_grad():
-        net.head_out.bias[:12].fill_(KEEP_INPUT_LOGIT)
+        masks = net.head_out.out_channels // 2  # mask logits first, then the correction
+        net.head_out.bias[:masks].fill_(KEEP_INPUT_LOGIT)
 
 
 def start_from(model: nn.Module, checkpoint: Path) -> list[str]:
